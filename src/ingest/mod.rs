@@ -1,0 +1,3 @@
+//! Ingest: listeners and generators that turn producers' data into batches for the pipeline.
+
+pub mod forward;
