@@ -7,9 +7,8 @@
 pub mod api;
 pub mod config;
 pub mod ingest;
-pub mod pipeline;
+pub mod output;
 pub mod render;
-pub mod service;
 pub mod signal;
 pub mod stream;
 pub mod tag_match;

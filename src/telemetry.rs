@@ -1,1 +1,174 @@
-//! placeholder
+//! The service's own counters, exposed in Prometheus text format at `/internal/metrics`.
+//!
+//! Counters are bumped on the ingest and publish paths only; the read path touches none, so
+//! many readers never contend on a shared cache line.
+
+use crate::signal::Signal;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Label set naming a stream.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabel {
+    output: String,
+    stream: &'static str,
+}
+
+/// Label set naming an input instance and, for rejections, why.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputLabel {
+    input: String,
+    reason: String,
+}
+
+/// Per-stream counters, kept as handles so the publisher never looks them up.
+#[derive(Clone)]
+pub struct StreamCounters {
+    /// Entries appended.
+    pub published_entries: Counter,
+    /// Rendered bytes appended.
+    pub published_bytes: Counter,
+    /// Entries removed to stay within `stream_queue_size`.
+    pub evicted_entries: Counter,
+    /// Entries removed by `empty_stream_on_read`.
+    pub deleted_entries: Counter,
+    /// Entries held now.
+    pub held_entries: Gauge,
+    /// Bytes held now.
+    pub held_bytes: Gauge,
+}
+
+/// The per-stream families, from which each output's stream takes its handles.
+struct StreamFamilies {
+    published: Family<StreamLabel, Counter>,
+    published_bytes: Family<StreamLabel, Counter>,
+    evicted: Family<StreamLabel, Counter>,
+    deleted: Family<StreamLabel, Counter>,
+    held: Family<StreamLabel, Gauge>,
+    held_bytes: Family<StreamLabel, Gauge>,
+}
+
+/// Every counter the service keeps, and the registry that renders them.
+pub struct Telemetry {
+    registry: Registry,
+    stream_families: StreamFamilies,
+    accepted_batches: Family<InputLabel, Counter>,
+    accepted_records: Family<InputLabel, Counter>,
+    rejected: Family<InputLabel, Counter>,
+    connections: Family<InputLabel, Counter>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    /// Creates and registers every counter.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("vivo");
+        let published = Family::<StreamLabel, Counter>::default();
+        let published_bytes = Family::<StreamLabel, Counter>::default();
+        let evicted = Family::<StreamLabel, Counter>::default();
+        let deleted = Family::<StreamLabel, Counter>::default();
+        let held = Family::<StreamLabel, Gauge>::default();
+        let held_bytes = Family::<StreamLabel, Gauge>::default();
+        let stream_families = StreamFamilies {
+            published: published.clone(),
+            published_bytes: published_bytes.clone(),
+            evicted: evicted.clone(),
+            deleted: deleted.clone(),
+            held: held.clone(),
+            held_bytes: held_bytes.clone(),
+        };
+        registry.register("stream_published_entries", "Entries appended to a stream", published);
+        registry.register("stream_published_bytes", "Rendered bytes appended to a stream", published_bytes);
+        registry.register("stream_evicted_entries", "Entries evicted to stay within stream_queue_size", evicted);
+        registry.register("stream_deleted_entries", "Entries deleted by empty_stream_on_read", deleted);
+        registry.register("stream_entries", "Entries held in a stream", held);
+        registry.register("stream_bytes", "Rendered bytes held in a stream", held_bytes);
+        let accepted_batches = Family::default();
+        let accepted_records = Family::default();
+        let rejected = Family::default();
+        let connections = Family::default();
+        registry.register("input_accepted_batches", "Batches accepted from an input", accepted_batches.clone());
+        registry.register("input_accepted_records", "Records or contexts accepted from an input", accepted_records.clone());
+        registry.register("input_rejected", "Messages or connections rejected by an input, by reason", rejected.clone());
+        registry.register("input_connections", "Connections accepted by an input", connections.clone());
+        Telemetry {
+            registry,
+            stream_families,
+            accepted_batches,
+            accepted_records,
+            rejected,
+            connections,
+        }
+    }
+
+    /// The counters of one output's stream, as handles its publisher keeps.
+    pub fn stream_counters(&self, output: &str, signal: Signal) -> StreamCounters {
+        let label = StreamLabel {
+            output: output.to_string(),
+            stream: signal.name(),
+        };
+        let f = &self.stream_families;
+        StreamCounters {
+            published_entries: f.published.get_or_create(&label).clone(),
+            published_bytes: f.published_bytes.get_or_create(&label).clone(),
+            evicted_entries: f.evicted.get_or_create(&label).clone(),
+            deleted_entries: f.deleted.get_or_create(&label).clone(),
+            held_entries: f.held.get_or_create(&label).clone(),
+            held_bytes: f.held_bytes.get_or_create(&label).clone(),
+        }
+    }
+
+    /// Counts a batch accepted from `input` holding `records` records (or contexts).
+    pub fn accepted(&self, input: &str, records: u64) {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: String::new(),
+        };
+        self.accepted_batches.get_or_create(&label).inc();
+        self.accepted_records.get_or_create(&label).inc_by(records);
+    }
+
+    /// Counts something `input` refused, with a short machine-friendly reason.
+    pub fn rejected(&self, input: &str, reason: &str) {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        self.rejected.get_or_create(&label).inc();
+    }
+
+    /// How many times `input` rejected something for `reason` (tests and diagnostics).
+    pub fn rejected_count(&self, input: &str, reason: &str) -> u64 {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        self.rejected.get_or_create(&label).get()
+    }
+
+    /// Counts a connection accepted by `input`.
+    pub fn connection(&self, input: &str) {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: String::new(),
+        };
+        self.connections.get_or_create(&label).inc();
+    }
+
+    /// Every counter in Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

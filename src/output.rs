@@ -1,0 +1,82 @@
+//! One `vivo_exporter` output instance: its tag matcher, its three streams and read settings.
+
+use crate::signal::Signal;
+use crate::stream::{Change, Stream};
+use crate::tag_match::TagMatcher;
+use crate::telemetry::{StreamCounters, Telemetry};
+use bytes::Bytes;
+
+/// The read-side settings of an output, fixed at start.
+#[derive(Clone, Debug, Default)]
+pub struct ReadSettings {
+    /// `empty_stream_on_read`: a GET deletes the entries up to the last one it served.
+    pub empty_stream_on_read: bool,
+    /// `http_cors_allow_origin`: when set, sent as `Access-Control-Allow-Origin` with the other CORS headers.
+    pub cors_allow_origin: Option<String>,
+}
+
+/// A `vivo_exporter` output: the streams one HTTP listener serves and the tags it takes.
+pub struct VivoOutput {
+    /// The instance name (`vivo_exporter.0`), used in log lines and counters.
+    pub instance: String,
+    /// Which batches this output takes.
+    pub matcher: TagMatcher,
+    /// How reads behave.
+    pub settings: ReadSettings,
+    streams: [Stream; 3],
+    counters: [StreamCounters; 3],
+}
+
+impl VivoOutput {
+    /// An output with empty streams of `stream_queue_size` bytes each.
+    pub fn new(
+        instance: String,
+        matcher: TagMatcher,
+        stream_queue_size: u64,
+        settings: ReadSettings,
+        telemetry: &Telemetry,
+    ) -> Self {
+        let counters = Signal::ALL.map(|signal| telemetry.stream_counters(&instance, signal));
+        VivoOutput {
+            instance,
+            matcher,
+            settings,
+            streams: Signal::ALL.map(|_| Stream::new(stream_queue_size)),
+            counters,
+        }
+    }
+
+    /// The stream for one signal, for readers.
+    pub fn stream(&self, signal: Signal) -> &Stream {
+        &self.streams[signal.index()]
+    }
+
+    /// Appends rendered entries to a stream and counts what happened.
+    pub fn publish(&self, signal: Signal, entries: Vec<Bytes>) {
+        let count = entries.len() as u64;
+        let bytes: u64 = entries.iter().map(|b| b.len() as u64).sum();
+        let (_, change) = self.stream(signal).publish(entries);
+        let counters = &self.counters[signal.index()];
+        counters.published_entries.inc_by(count);
+        counters.published_bytes.inc_by(bytes);
+        counters.evicted_entries.inc_by(change.removed_entries);
+        self.update_held(signal);
+    }
+
+    /// `empty_stream_on_read`: deletes the entries up to `last` after a GET served them.
+    pub fn delete_through(&self, signal: Signal, last: u64) -> Change {
+        let change = self.stream(signal).delete_through(last);
+        self.counters[signal.index()]
+            .deleted_entries
+            .inc_by(change.removed_entries);
+        self.update_held(signal);
+        change
+    }
+
+    fn update_held(&self, signal: Signal) {
+        let snapshot = self.stream(signal).snapshot();
+        let counters = &self.counters[signal.index()];
+        counters.held_entries.set(snapshot.len() as i64);
+        counters.held_bytes.set(snapshot.bytes() as i64);
+    }
+}
