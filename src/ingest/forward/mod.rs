@@ -1,1 +1,5 @@
-//! Fluent Forward protocol input.
+//! Fluent Forward protocol input: framing of the TCP byte stream into messages ([`frame`]) and
+//! decoding of one message into a renderable batch ([`message`]).
+
+pub mod frame;
+pub mod message;
