@@ -1,0 +1,98 @@
+//! `[OUTPUT]` sections: the `vivo_exporter` output, the only output vivo-exporter runs.
+
+use super::document::Section;
+use super::error::ConfigError;
+use super::values;
+
+/// Settings of one `vivo_exporter` output: which tags it takes and where it serves its streams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VivoOutputConfig {
+    /// The Fluent Bit instance name, `vivo_exporter.N`, for logs and error messages.
+    pub instance: String,
+    /// `match`: the wildcard tag pattern of the batches this output takes.
+    pub match_pattern: Option<String>,
+    /// `match_regex`: a regular expression on tags, instead of `match`.
+    pub match_regex: Option<String>,
+    /// `empty_stream_on_read`: delete what a read served from the stream.
+    pub empty_stream_on_read: bool,
+    /// `stream_queue_size`: the byte budget of each of the logs, metrics and traces streams.
+    pub stream_queue_size: u64,
+    /// `http_cors_allow_origin`: if set, sent as `Access-Control-Allow-Origin` with CORS headers.
+    pub http_cors_allow_origin: Option<String>,
+    /// `workers`: how many threads render this output's batches.
+    pub workers: usize,
+    /// `host`: the address the HTTP server listens on.
+    pub host: String,
+    /// `port`: the TCP port the HTTP server listens on.
+    pub port: u16,
+}
+
+impl VivoOutputConfig {
+    /// The defaults of the output instance called `instance`.
+    fn new(instance: String) -> Self {
+        VivoOutputConfig {
+            instance,
+            match_pattern: None,
+            match_regex: None,
+            empty_stream_on_read: false,
+            stream_queue_size: 20_000_000,
+            http_cors_allow_origin: None,
+            workers: 1,
+            host: "0.0.0.0".to_string(),
+            port: 2025,
+        }
+    }
+}
+
+/// Types the `[OUTPUT]` section that is the `index`-th output.
+pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig, ConfigError> {
+    let Some(name) = section.properties.iter().rev().find(|p| p.key == "name") else {
+        return Err(section.error("output has no 'name' (expected vivo_exporter)"));
+    };
+    let plugin = name.value.to_ascii_lowercase();
+    if plugin != "vivo_exporter" {
+        return Err(name.error(format!(
+            "unknown output plugin '{plugin}': vivo-exporter supports vivo_exporter"
+        )));
+    }
+    let mut output = VivoOutputConfig::new(format!("vivo_exporter.{index}"));
+    for property in &section.properties {
+        match property.key.as_str() {
+            "name" | "alias" => {}
+            "log_level" => {
+                property.parse(values::log_level)?;
+                property.ignore("vivo-exporter has one log level, set in [SERVICE]");
+            }
+            "retry_limit" => property.ignore("the output never retries"),
+            "match" => output.match_pattern = Some(property.parse(values::text)?),
+            "match_regex" => output.match_regex = Some(property.parse(values::text)?),
+            "empty_stream_on_read" => {
+                output.empty_stream_on_read = property.parse(values::boolean)?
+            }
+            "stream_queue_size" => output.stream_queue_size = property.parse(values::size)?,
+            "http_cors_allow_origin" => {
+                output.http_cors_allow_origin = Some(property.parse(values::text)?)
+            }
+            "workers" => output.workers = property.parse(values::unsigned_in(1, 256))?,
+            "host" => output.host = property.parse(values::text)?,
+            "port" => output.port = property.parse(values::unsigned)?,
+            key => {
+                return Err(property.error(format!(
+                    "unknown key '{key}' for output plugin 'vivo_exporter'"
+                )))
+            }
+        }
+        if output.match_pattern.is_some() && output.match_regex.is_some() {
+            return Err(property.error("give either 'match' or 'match_regex', not both"));
+        }
+    }
+    if output.match_pattern.is_none() && output.match_regex.is_none() {
+        log::warn!(
+            "{} line {}: output {} has no 'match' or 'match_regex', so it receives no data",
+            section.file,
+            section.line,
+            output.instance
+        );
+    }
+    Ok(output)
+}
