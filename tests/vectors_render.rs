@@ -1,0 +1,315 @@
+//! The 31 Fluent Bit v4.1.2 Forward vectors in `tests/vectors/`: each message, parsed and rendered
+//! through the public API, must give the entry Fluent Bit's `vivo_exporter` stored, byte for byte,
+//! except for the deliberate differences listed in `tests/vectors/README.md` (invalid JSON made
+//! valid, invalid UTF-8 as U+FFFD, every context kept). For those, the exact text we produce is
+//! written out below, derived by hand from the expected file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use vivo_exporter::ingest::forward::message::{self, Mode};
+use vivo_exporter::render::RenderOptions;
+use vivo_exporter::signal::Signal;
+
+const MAX_DECOMPRESSED: usize = 64 << 20;
+
+/// How our output relates to the vector's expected entry.
+enum Expect {
+    /// Byte-identical.
+    Identical,
+    /// Identical after these (from, to) replacements of the expected text: the only differences.
+    Replaced(&'static [(&'static str, &'static str)]),
+    /// Fluent Bit kept only the first of `contexts` contexts: our first line is the expected
+    /// entry, and the extra lines are the later contexts, each containing the given marker text.
+    AllContexts {
+        contexts: usize,
+        later_marker: &'static str,
+    },
+}
+
+fn deliberate_differences() -> BTreeMap<&'static str, Expect> {
+    // logs-11 and logs-12 carry the same chunk: the trace_id/span_id bins hold invalid UTF-8.
+    // Fluent Bit writes most invalid bytes b as the raw private-use character U+E000+b and decodes
+    // the overlong pair C1 B1 as "q" (\u0071); here every ill-formed subpart becomes U+FFFD.
+    // trace_id bytes: 5b 8e ff f7 98 03 81 03 d2 69 b6 33 81 3f c6 0c
+    // span_id bytes:  ee e1 9b 7e c3 c1 b1 74
+    const OTLP_IDS: &[(&str, &str)] = &[
+        (
+            "\"trace_id\":\"[\u{e08e}\u{e0ff}\u{e0f7}\u{e098}\\u0003\u{e081}\\u0003\u{e0d2}i\u{e0b6}3\u{e081}?\u{e0c6}\\f\"",
+            r#""trace_id":"[\ufffd\ufffd\ufffd\ufffd\u0003\ufffd\u0003\ufffdi\ufffd3\ufffd?\ufffd\f""#,
+        ),
+        (
+            "\"span_id\":\"\u{e0ee}\u{e0e1}\u{e09b}~\u{e0c3}\\u0071t\"",
+            r#""span_id":"\ufffd\ufffd~\ufffd\ufffd\ufffdt""#,
+        ),
+    ];
+    BTreeMap::from([
+        // NaN/±Inf print as null instead of nan/inf/-inf.
+        (
+            "logs-08",
+            Expect::Replaced(&[(
+                r#""f_nan":nan,"f_inf":inf,"f_ninf":-inf,"#,
+                r#""f_nan":null,"f_inf":null,"f_ninf":null,"#,
+            )]),
+        ),
+        (
+            "metrics-10",
+            Expect::Replaced(&[
+                (r#""value":nan,"#, r#""value":null,"#),
+                (r#""value":inf,"#, r#""value":null,"#),
+                (r#""value":-inf,"#, r#""value":null,"#),
+            ]),
+        ),
+        // bin 00 01 68 69 ff: the invalid 0xff becomes U+FFFD instead of vanishing; ext type 5
+        // with data 01 7f 80 is lowercase hex instead of invalid \x escapes.
+        (
+            "logs-09",
+            Expect::Replaced(&[
+                (
+                    r#""bin":"\u0000\u0001hi""#,
+                    r#""bin":"\u0000\u0001hi\ufffd""#,
+                ),
+                (r#""ext":"\x01\x7f\xffffff80""#, r#""ext":"017f80""#),
+            ]),
+        ),
+        // The integer key 42 is quoted.
+        (
+            "logs-10",
+            Expect::Replaced(&[(r#",42:"integer key","#, r#","42":"integer key","#)]),
+        ),
+        ("logs-11", Expect::Replaced(OTLP_IDS)),
+        ("logs-12", Expect::Replaced(OTLP_IDS)),
+        // Two contexts in one payload: both are rendered.
+        (
+            "metrics-05",
+            Expect::AllContexts {
+                contexts: 2,
+                later_marker: r#""name":"second""#,
+            },
+        ),
+        (
+            "metrics-06",
+            Expect::AllContexts {
+                contexts: 2,
+                later_marker: r#""name":"second""#,
+            },
+        ),
+        (
+            "traces-08",
+            Expect::AllContexts {
+                contexts: 2,
+                later_marker: r#""name":"quick-0b""#,
+            },
+        ),
+        (
+            "traces-09",
+            Expect::AllContexts {
+                contexts: 2,
+                later_marker: r#""name":"quick-0b""#,
+            },
+        ),
+    ])
+}
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn vector_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(vectors_dir())
+        .expect("tests/vectors exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(".forward.msgpack").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+fn read(name: &str, suffix: &str) -> Vec<u8> {
+    fs::read(vectors_dir().join(format!("{name}{suffix}"))).expect("vector file")
+}
+
+fn meta(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(name, ".meta.json")).expect("meta.json is JSON")
+}
+
+fn render(name: &str, opts: RenderOptions) -> String {
+    let msg = message::parse(
+        Bytes::from(read(name, ".forward.msgpack")),
+        MAX_DECOMPRESSED,
+    )
+    .unwrap_or_else(|e| panic!("{name}: parse: {e}"));
+    let mut out = Vec::new();
+    let count = msg
+        .render(&mut out, opts)
+        .unwrap_or_else(|e| panic!("{name}: render: {e}"));
+    let text = String::from_utf8(out).expect("output is UTF-8");
+    assert_eq!(count.lines, text.lines().count(), "{name}: line count");
+    text
+}
+
+fn assert_valid_json_lines(name: &str, text: &str) {
+    assert!(text.ends_with('\n'), "{name}: ends with a newline");
+    for (i, line) in text.lines().enumerate() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("{name} line {}: invalid JSON ({e}): {line}", i + 1));
+    }
+}
+
+#[test]
+fn all_31_vectors_render_as_fluent_bit_except_deliberate_differences() {
+    let names = vector_names();
+    assert_eq!(names.len(), 31, "vector count");
+    let mut differences = deliberate_differences();
+    let mut identical = 0;
+    for name in &names {
+        let expected =
+            String::from_utf8(read(name, ".expected.ndjson")).expect("expected is UTF-8");
+        let ours = render(name, RenderOptions::default());
+        assert_valid_json_lines(name, &ours);
+        match differences
+            .remove(name.as_str())
+            .unwrap_or(Expect::Identical)
+        {
+            Expect::Identical => {
+                assert_eq!(ours, expected, "{name}: differs from Fluent Bit");
+                identical += 1;
+            }
+            Expect::Replaced(replacements) => {
+                let mut modified = expected.clone();
+                for (from, to) in replacements {
+                    assert!(modified.contains(from), "{name}: expected text has {from}");
+                    modified = modified.replace(from, to);
+                }
+                assert_ne!(
+                    modified, expected,
+                    "{name}: the replacements change something"
+                );
+                assert_eq!(
+                    ours, modified,
+                    "{name}: differs beyond the deliberate differences"
+                );
+            }
+            Expect::AllContexts {
+                contexts,
+                later_marker,
+            } => {
+                let lines: Vec<&str> = ours.lines().collect();
+                assert_eq!(lines.len(), contexts, "{name}: one line per context");
+                assert_eq!(
+                    meta(name)["event_count"],
+                    contexts,
+                    "{name}: contexts per meta.json"
+                );
+                assert_eq!(
+                    format!("{}\n", lines[0]),
+                    expected,
+                    "{name}: first context as Fluent Bit"
+                );
+                for later in &lines[1..] {
+                    assert!(
+                        later.contains(later_marker),
+                        "{name}: later context holds {later_marker}"
+                    );
+                    assert!(
+                        !expected.contains(later_marker),
+                        "{name}: Fluent Bit dropped it"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "differences listed for missing vectors: {:?}",
+        differences.keys()
+    );
+    assert_eq!(identical, 21, "vectors rendered byte-identically");
+}
+
+#[test]
+fn same_chunk_in_different_modes_renders_the_same() {
+    // Pairs of vectors that carry the same chunk in different Forward modes.
+    for (a, b) in [
+        ("logs-01", "logs-02"),
+        ("logs-03", "logs-04"),
+        ("logs-11", "logs-12"),
+        ("metrics-01", "metrics-02"),
+        ("metrics-03", "metrics-04"),
+        ("metrics-05", "metrics-06"),
+        ("traces-01", "traces-02"),
+        ("traces-01", "traces-03"),
+        ("traces-01", "traces-04"),
+        ("traces-08", "traces-09"),
+    ] {
+        assert_eq!(
+            render(a, RenderOptions::default()),
+            render(b, RenderOptions::default()),
+            "{a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn raw_utf8_output_is_the_same_json() {
+    let raw = RenderOptions {
+        escape_unicode: false,
+    };
+    for name in vector_names() {
+        let escaped = render(&name, RenderOptions::default());
+        let unescaped = render(&name, raw);
+        assert_valid_json_lines(&name, &unescaped);
+        for (e, u) in escaped.lines().zip(unescaped.lines()) {
+            let e: serde_json::Value = serde_json::from_str(e).expect("JSON");
+            let u: serde_json::Value = serde_json::from_str(u).expect("JSON");
+            assert_eq!(e, u, "{name}");
+        }
+        if escaped.is_ascii() && !escaped.contains("\\u") {
+            assert_eq!(escaped, unescaped, "{name}: nothing to unescape");
+        }
+    }
+}
+
+#[test]
+fn message_metadata_matches_meta_json() {
+    for name in vector_names() {
+        let meta = meta(&name);
+        let msg = message::parse(
+            Bytes::from(read(&name, ".forward.msgpack")),
+            MAX_DECOMPRESSED,
+        )
+        .expect("parses");
+        assert_eq!(msg.tag(), meta["tag"], "{name}: tag");
+        let signal = match meta["signal"].as_str() {
+            Some("logs") => Signal::Logs,
+            Some("metrics") => Signal::Metrics,
+            Some("traces") => Signal::Traces,
+            other => panic!("{name}: signal {other:?}"),
+        };
+        assert_eq!(msg.signal(), signal, "{name}: signal");
+        let mode = match meta["mode"].as_str() {
+            Some("Message") => Mode::Message,
+            Some("Forward") => Mode::Forward,
+            Some("PackedForward") => Mode::PackedForward,
+            Some("CompressedPackedForward") => Mode::CompressedPackedForward,
+            other => panic!("{name}: mode {other:?}"),
+        };
+        assert_eq!(msg.mode(), mode, "{name}: mode");
+        let chunk = meta["options"]["chunk"].as_str();
+        assert_eq!(msg.chunk(), chunk.map(str::as_bytes), "{name}: chunk");
+        if let Some(chunk) = chunk {
+            // {"ack": "<chunk>"} with the chunk echoed as the str it was sent as.
+            let mut ack = vec![0x81, 0xa3, b'a', b'c', b'k', 0xd9, chunk.len() as u8];
+            ack.extend_from_slice(chunk.as_bytes());
+            let fixstr = chunk.len() < 32;
+            if fixstr {
+                ack.splice(5..7, [0xa0 | chunk.len() as u8]);
+            }
+            assert_eq!(msg.ack_response(), Some(ack), "{name}: ack");
+        } else {
+            assert_eq!(msg.ack_response(), None, "{name}: no ack");
+        }
+    }
+}
