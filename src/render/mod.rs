@@ -21,7 +21,9 @@ pub use contexts::write_contexts;
 pub use json::{write_value, Renderer};
 
 /// Deepest nesting of arrays and maps accepted anywhere, so that hostile input cannot exhaust the
-/// stack of the (recursive) renderer. Real telemetry stays below 20.
+/// stack of the (recursive) renderer. Real telemetry stays below 20. At this depth rendering
+/// uses about 300 KB of stack in release builds (a few times more in debug builds), well within
+/// the default 2 MB of a spawned thread.
 pub const MAX_DEPTH: usize = 512;
 
 /// Switches that change the rendered text.

@@ -20,9 +20,13 @@
 //! group markers included; for packed payloads it is checked after decompression, at render
 //! time), `compressed` (`"gzip"`, or `"text"`/absent for none), `fluent_signal` (0/absent logs, 1
 //! metrics, 2 traces), `metadata` (a map; only used, and checked, in Message mode, where `size`
-//! is ignored). Unknown keys and non-string keys are ignored; when a known key repeats, its first occurrence counts. Strictness beyond Fluent Bit, so that
-//! nothing is silently misfiled: `compressed: gzip` outside PackedForward, a non-logs signal in
-//! Message mode, unknown compressions and unknown signals are errors.
+//! is ignored). Unknown keys and non-string keys are ignored; when a known key repeats, its first
+//! occurrence counts.
+//!
+//! Stricter than Fluent Bit, so that nothing is silently misfiled or half-stored:
+//! `compressed: gzip` outside PackedForward, a non-logs signal in Message mode, unknown
+//! compressions and unknown signals are errors, and one malformed entry rejects the whole
+//! message (Fluent Bit keeps the entries before it and drops the rest).
 
 use std::borrow::Cow;
 use std::io::Read;
