@@ -1,0 +1,64 @@
+//! Loads configuration files from disk through the public API, as `vivo-exporter -c FILE` does.
+
+use std::path::PathBuf;
+
+use vivo_exporter::config::{Config, ConfigFormat, InputConfig, DEFAULT_CONFIG};
+
+/// Writes `text` to a fresh file named `name` in a per-process scratch folder.
+fn write_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vivo-config-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn loads_the_seed_configuration_from_a_classic_file() {
+    let path = write_file(
+        "seed.conf",
+        "[INPUT]\n    name  dummy\n    tag   events\n    rate  2\n\n[OUTPUT]\n    name                   \
+         vivo_exporter\n    match                  *\n    empty_stream_on_read   off\n    \
+         stream_queue_size      20M\n    http_cors_allow_origin *\n",
+    );
+    let config = Config::load(&path).expect("loads");
+    assert_eq!(config.origin, path.display().to_string());
+    let InputConfig::Dummy(dummy) = &config.inputs[0] else {
+        panic!("expected a dummy input, got {:?}", config.inputs[0]);
+    };
+    assert_eq!((dummy.tag.as_str(), dummy.rate), ("events", 2));
+    assert_eq!(config.outputs[0].stream_queue_size, 20_000_000);
+    assert_eq!(
+        config.outputs[0].http_cors_allow_origin.as_deref(),
+        Some("*")
+    );
+}
+
+#[test]
+fn loads_yaml_by_extension_and_reports_its_lines() {
+    let path = write_file(
+        "bad.yaml",
+        "pipeline:\n  outputs:\n    - name: vivo_exporter\n      port: http\n",
+    );
+    let err = Config::load(&path).expect_err("fails");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config error in {} line 4, key 'port': invalid integer 'http' (expected a whole \
+             number such as 10)",
+            path.display()
+        )
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn the_embedded_default_is_the_default_text() {
+    let parsed = Config::parse(
+        DEFAULT_CONFIG,
+        ConfigFormat::Classic,
+        "embedded default configuration",
+    )
+    .expect("parses");
+    assert_eq!(parsed, Config::embedded_default());
+}
