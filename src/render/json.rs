@@ -6,8 +6,7 @@
 //! common duplicate-free map costs one pass and no allocation beyond the renderer's reusable
 //! scratch; only a map that really has duplicates is compacted in place.
 
-use super::msgpack::next_head;
-use super::msgpack::Head;
+use super::msgpack::{next_head, Head};
 use super::number::{write_f64, write_i64, write_u64};
 use super::string::{write_hex_str, write_str};
 use super::{RenderError, RenderOptions, MAX_DEPTH};

@@ -13,8 +13,7 @@
 //!   untouched on error, so the caller can refuse the batch loudly.
 
 use super::json::{OpenMap, Renderer};
-use super::msgpack::next_head;
-use super::msgpack::Head;
+use super::msgpack::{next_head, Head};
 use super::number::write_i64;
 use super::scan::skip;
 use super::time::decode_timestamp;

@@ -1,7 +1,6 @@
 //! Forward / Fluent Bit event timestamps → integer nanoseconds since the epoch.
 
-use super::msgpack::next_head;
-use super::msgpack::Head;
+use super::msgpack::{next_head, Head};
 use super::RenderError;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;

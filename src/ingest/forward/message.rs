@@ -351,12 +351,9 @@ impl ForwardMessage {
                     count.lines = 1;
                 }
             }
-            Body::Entries {
-                count: entries,
-                entries: bytes,
-            } => {
-                let mut rest: &[u8] = bytes;
-                for _ in 0..*entries {
+            Body::Entries { count: n, entries } => {
+                let mut rest: &[u8] = entries;
+                for _ in 0..*n {
                     match self.signal {
                         Signal::Logs => self.log_event(r, out, &mut rest, &mut count)?,
                         Signal::Metrics | Signal::Traces => {
