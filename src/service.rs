@@ -1,1 +1,237 @@
-//! placeholder
+//! The whole service: outputs with their streams and HTTP servers, the pipeline, the inputs;
+//! started from a [`Config`] and stopped gracefully.
+
+use crate::api::ApiServer;
+use crate::config::{Config, InputConfig};
+use crate::ingest::dummy::Dummy;
+use crate::output::{ReadSettings, VivoOutput};
+use crate::pipeline::{self, PipelineHandle, PipelineSettings, PipelineThreads};
+use crate::render::RenderOptions;
+use crate::tag_match::TagMatcher;
+use crate::telemetry::Telemetry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind its address.
+    #[error("{what}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// Which component (`vivo_exporter.0`, `forward.0`).
+        what: String,
+        /// The address asked for.
+        addr: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A setting that passed parsing cannot be used (an invalid regex, bad dummy JSON…).
+    #[error("{what}: {message}")]
+    Invalid {
+        /// Which component.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Threads or the runtime could not be created.
+    #[error("cannot start: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// A running service. Dropping it without [`Service::stop`] ends it abruptly.
+pub struct Service {
+    outputs: Arc<[VivoOutput]>,
+    telemetry: Arc<Telemetry>,
+    api_servers: Vec<ApiServer>,
+    runtime: tokio::runtime::Runtime,
+    inputs: Vec<tokio::task::JoinHandle<()>>,
+    pipeline: PipelineHandle,
+    pipeline_threads: PipelineThreads,
+    grace: Duration,
+}
+
+impl Service {
+    /// Builds every component of `config` and starts listening. Returns once every listener is
+    /// bound, so the addresses are final.
+    pub fn start(config: &Config) -> Result<Service, StartError> {
+        let telemetry = Arc::new(Telemetry::new());
+        let outputs: Arc<[VivoOutput]> = config
+            .outputs
+            .iter()
+            .map(|o| {
+                let matcher = match (&o.match_regex, &o.match_pattern) {
+                    (Some(re), _) => TagMatcher::Regex(regex::Regex::new(re).map_err(|e| {
+                        StartError::Invalid {
+                            what: o.instance.clone(),
+                            message: format!("invalid match_regex: {e}"),
+                        }
+                    })?),
+                    (None, Some(pattern)) => TagMatcher::Wildcard(pattern.clone()),
+                    (None, None) => TagMatcher::Nothing,
+                };
+                let settings = ReadSettings {
+                    empty_stream_on_read: o.empty_stream_on_read,
+                    cors_allow_origin: o.http_cors_allow_origin.clone(),
+                };
+                Ok(VivoOutput::new(
+                    o.instance.clone(),
+                    matcher,
+                    o.stream_queue_size,
+                    settings,
+                    &telemetry,
+                ))
+            })
+            .collect::<Result<Vec<_>, StartError>>()?
+            .into();
+        let workers = config.outputs.iter().map(|o| o.workers).max().unwrap_or(1);
+        let (pipeline, pipeline_threads) = pipeline::start(
+            outputs.clone(),
+            PipelineSettings {
+                workers,
+                render: RenderOptions {
+                    escape_unicode: config.service.json_escape_unicode,
+                },
+                inflight_bytes: 256 * 1024 * 1024,
+            },
+            telemetry.clone(),
+        )?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ingest")
+            .enable_all()
+            .build()?;
+        let mut api_servers = Vec::new();
+        for (index, o) in config.outputs.iter().enumerate() {
+            let server = ApiServer::start(
+                outputs.clone(),
+                index,
+                telemetry.clone(),
+                (o.host.clone(), o.port),
+                default_http_workers(),
+            )
+            .map_err(|source| StartError::Bind {
+                what: o.instance.clone(),
+                addr: format!("{}:{}", o.host, o.port),
+                source,
+            })?;
+            for addr in &server.addrs {
+                log::info!(
+                    "[output:vivo_exporter:{}] listening iface={} tcp_port={}",
+                    o.instance,
+                    addr.ip(),
+                    addr.port()
+                );
+            }
+            api_servers.push(server);
+        }
+        let mut inputs = Vec::new();
+        let mut dummies = 0;
+        for input in &config.inputs {
+            match input {
+                InputConfig::Dummy(settings) => {
+                    let instance = format!("dummy.{dummies}");
+                    dummies += 1;
+                    let dummy = Dummy::new(&instance, settings.clone()).map_err(|message| {
+                        StartError::Invalid {
+                            what: instance.clone(),
+                            message,
+                        }
+                    })?;
+                    inputs.push(runtime.spawn(dummy.run(pipeline.clone(), config.service.flush)));
+                }
+                InputConfig::Forward(_) => {
+                    log::warn!("the forward input is not available yet; ignoring it");
+                }
+            }
+        }
+        Ok(Service {
+            outputs,
+            telemetry,
+            api_servers,
+            runtime,
+            inputs,
+            pipeline,
+            pipeline_threads,
+            grace: config.service.grace,
+        })
+    }
+
+    /// The addresses the read API of output `index` listens on.
+    pub fn http_addrs(&self, index: usize) -> &[SocketAddr] {
+        self.api_servers
+            .get(index)
+            .map_or(&[], |server| server.addrs.as_slice())
+    }
+
+    /// The outputs, for in-process callers (tests, benchmarks).
+    pub fn outputs(&self) -> &Arc<[VivoOutput]> {
+        &self.outputs
+    }
+
+    /// The service's counters.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// A handle to submit batches directly, for in-process producers.
+    pub fn pipeline(&self) -> &PipelineHandle {
+        &self.pipeline
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops gracefully.
+    pub fn run_until_signal(self) {
+        let signalled = self.runtime.block_on(async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    return tokio::signal::ctrl_c().await.map(|_| "SIGINT");
+                };
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r.map(|_| "SIGINT"),
+                    _ = term.recv() => Ok("SIGTERM"),
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                tokio::signal::ctrl_c().await.map(|_| "SIGINT")
+            }
+        });
+        match signalled {
+            Ok(name) => log::info!("[engine] caught signal ({name}), shutting down"),
+            Err(err) => log::error!("[engine] cannot wait for signals ({err}), shutting down"),
+        }
+        self.stop();
+    }
+
+    /// Stops the inputs, publishes what is already in the pipeline (within `grace`), then
+    /// stops the HTTP servers.
+    pub fn stop(self) {
+        for input in &self.inputs {
+            input.abort();
+        }
+        drop(self.pipeline);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let threads = self.pipeline_threads;
+        std::thread::spawn(move || {
+            threads.join();
+            let _ = done_tx.send(());
+        });
+        if done_rx.recv_timeout(self.grace).is_err() {
+            log::warn!("[engine] pipeline did not drain within the grace period");
+        }
+        let servers = self.api_servers;
+        self.runtime.block_on(async move {
+            for server in servers {
+                server.stop().await;
+            }
+        });
+        self.runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+/// One HTTP worker per core: reads share nothing, so they scale with cores.
+fn default_http_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -86,20 +86,56 @@ impl Telemetry {
             held: held.clone(),
             held_bytes: held_bytes.clone(),
         };
-        registry.register("stream_published_entries", "Entries appended to a stream", published);
-        registry.register("stream_published_bytes", "Rendered bytes appended to a stream", published_bytes);
-        registry.register("stream_evicted_entries", "Entries evicted to stay within stream_queue_size", evicted);
-        registry.register("stream_deleted_entries", "Entries deleted by empty_stream_on_read", deleted);
+        registry.register(
+            "stream_published_entries",
+            "Entries appended to a stream",
+            published,
+        );
+        registry.register(
+            "stream_published_bytes",
+            "Rendered bytes appended to a stream",
+            published_bytes,
+        );
+        registry.register(
+            "stream_evicted_entries",
+            "Entries evicted to stay within stream_queue_size",
+            evicted,
+        );
+        registry.register(
+            "stream_deleted_entries",
+            "Entries deleted by empty_stream_on_read",
+            deleted,
+        );
         registry.register("stream_entries", "Entries held in a stream", held);
-        registry.register("stream_bytes", "Rendered bytes held in a stream", held_bytes);
+        registry.register(
+            "stream_bytes",
+            "Rendered bytes held in a stream",
+            held_bytes,
+        );
         let accepted_batches = Family::default();
         let accepted_records = Family::default();
         let rejected = Family::default();
         let connections = Family::default();
-        registry.register("input_accepted_batches", "Batches accepted from an input", accepted_batches.clone());
-        registry.register("input_accepted_records", "Records or contexts accepted from an input", accepted_records.clone());
-        registry.register("input_rejected", "Messages or connections rejected by an input, by reason", rejected.clone());
-        registry.register("input_connections", "Connections accepted by an input", connections.clone());
+        registry.register(
+            "input_accepted_batches",
+            "Batches accepted from an input",
+            accepted_batches.clone(),
+        );
+        registry.register(
+            "input_accepted_records",
+            "Records or contexts accepted from an input",
+            accepted_records.clone(),
+        );
+        registry.register(
+            "input_rejected",
+            "Messages or connections rejected by an input, by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "input_connections",
+            "Connections accepted by an input",
+            connections.clone(),
+        );
         Telemetry {
             registry,
             stream_families,

@@ -28,7 +28,14 @@ pub async fn read_stream(
     };
     let selection = match parse_selection(req.query_string()) {
         Ok(selection) => selection,
-        Err(bad) => return error(&state, StatusCode::BAD_REQUEST, "bad_request", &bad.to_string()),
+        Err(bad) => {
+            return error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &bad.to_string(),
+            )
+        }
     };
     let snapshot = output.stream(signal).snapshot();
     let served = selection.resolve(snapshot.oldest_id(), snapshot.next_id());
@@ -109,7 +116,12 @@ fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse {
         req.method(),
         req.path()
     );
-    let mut response = error(state, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message);
+    let mut response = error(
+        state,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &message,
+    );
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(ALLOWED));

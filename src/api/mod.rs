@@ -106,7 +106,9 @@ impl ApiServer {
                 thread,
             }),
             Ok(Err(err)) => Err(err),
-            Err(_) => Err(std::io::Error::other("the HTTP server thread ended at start")),
+            Err(_) => Err(std::io::Error::other(
+                "the HTTP server thread ended at start",
+            )),
         }
     }
 

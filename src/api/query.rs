@@ -55,7 +55,8 @@ mod tests {
 
     #[test]
     fn exact_names_and_first_wins() {
-        let s = parse_selection("photo=2&xfrom=1&climit=3&from=4&from=9&to=%36&limit=+2").unwrap();
+        let s =
+            parse_selection("photo=2&xfrom=1&climit=3&from=4&from=9&to=%36&limit=%2B2").unwrap();
         assert_eq!(
             s,
             Selection {
@@ -80,7 +81,14 @@ mod tests {
 
     #[test]
     fn non_integers_are_errors() {
-        for q in ["from=abc", "to=7x", "limit=", "from=1.5", "to=%20%37", "from=99999999999999999999"] {
+        for q in [
+            "from=abc",
+            "to=7x",
+            "limit=",
+            "from=1.5",
+            "to=%20%37",
+            "from=99999999999999999999",
+        ] {
             assert!(parse_selection(q).is_err(), "{q}");
         }
         let err = parse_selection("limit=ten").unwrap_err();

@@ -63,7 +63,7 @@ pub fn size(text: &str) -> Result<u64, String> {
 }
 
 /// A strict unsigned integer: decimal digits only (no sign, spaces or suffix).
-pub(crate) fn unsigned<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+pub fn unsigned<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
     let invalid = || format!("invalid integer '{text}' (expected a whole number such as 10)");
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
@@ -75,10 +75,7 @@ pub(crate) fn unsigned<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
 }
 
 /// A strict unsigned integer that must lie in `min..=max`, for counts with limits.
-pub(crate) fn unsigned_in<T: TryFrom<u64>>(
-    min: u64,
-    max: u64,
-) -> impl FnOnce(&str) -> Result<T, String> {
+pub fn unsigned_in<T: TryFrom<u64>>(min: u64, max: u64) -> impl FnOnce(&str) -> Result<T, String> {
     move |text| {
         let value: u64 = unsigned(text)?;
         if !(min..=max).contains(&value) {
@@ -89,7 +86,7 @@ pub(crate) fn unsigned_in<T: TryFrom<u64>>(
 }
 
 /// A strict signed integer: an optional `-` then decimal digits only.
-pub(crate) fn signed(text: &str) -> Result<i64, String> {
+pub fn signed(text: &str) -> Result<i64, String> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
@@ -115,7 +112,7 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 /// Free text that must not be empty (an empty value is almost always an unset `${VAR}`).
-pub(crate) fn text(text: &str) -> Result<String, String> {
+pub fn text(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("the value is empty".to_string());
     }
@@ -123,7 +120,7 @@ pub(crate) fn text(text: &str) -> Result<String, String> {
 }
 
 /// The text of a JSON object, checked at load time so a typo fails at start, not per event.
-pub(crate) fn json_object(text: &str) -> Result<String, String> {
+pub fn json_object(text: &str) -> Result<String, String> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(_)) => Ok(text.to_string()),
         Ok(_) => Err(format!("'{text}' is not a JSON object")),
@@ -147,7 +144,7 @@ pub fn log_level(text: &str) -> Result<log::LevelFilter, String> {
 }
 
 /// A Unix permission mode written in octal, as `unix_perm 0644`.
-pub(crate) fn octal_mode(text: &str) -> Result<u32, String> {
+pub fn octal_mode(text: &str) -> Result<u32, String> {
     let invalid =
         || format!("invalid permission mode '{text}' (expected octal digits such as 0644)");
     if text.is_empty() || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {

@@ -1,4 +1,4 @@
 //! Ingest: listeners and generators that turn producers' data into batches for the pipeline.
 
-
+pub mod dummy;
 pub mod forward;

@@ -103,7 +103,9 @@ impl Stream {
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock cannot leave the writer half-updated in a way readers
         // see (they only see published snapshots), so a poisoned lock is safe to keep using.
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -104,7 +104,10 @@ fn memory_of_removed_entries_is_released() {
     stream.publish([entry(1, 900)]);
     assert_eq!(ids(&stream), (1, 2, 900));
     // Only our clone remains once nothing in the stream references entry 0.
-    assert!(first.is_unique(), "evicted entry is still referenced by the stream");
+    assert!(
+        first.is_unique(),
+        "evicted entry is still referenced by the stream"
+    );
 }
 
 /// One step of the property test.

@@ -1,0 +1,132 @@
+//! The `dummy` input, as in Fluent Bit: a fixed record generated at a rate, for trying the
+//! service out (the seed's Getting Started) and for tests.
+
+use crate::config::DummyInput;
+use crate::pipeline::{Batch, PipelineHandle};
+use crate::render::{logs::write_log_record, RenderOptions};
+use crate::signal::Signal;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A dummy input ready to run: its record and metadata already encoded as MessagePack once.
+pub struct Dummy {
+    instance: Arc<str>,
+    tag: Arc<str>,
+    record: Arc<[u8]>,
+    metadata: Arc<[u8]>,
+    settings: DummyInput,
+}
+
+/// One flush interval's worth of dummy events: one stream entry.
+struct DummyBatch {
+    tag: Arc<str>,
+    record: Arc<[u8]>,
+    metadata: Arc<[u8]>,
+    timestamps: Vec<i64>,
+}
+
+impl Batch for DummyBatch {
+    fn signal(&self) -> Signal {
+        Signal::Logs
+    }
+
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    fn render(&self, out: &mut Vec<u8>, opts: RenderOptions) -> Result<u64, String> {
+        for &ts in &self.timestamps {
+            write_log_record(out, &self.tag, ts, Some(&self.metadata), &self.record, opts)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(self.timestamps.len() as u64)
+    }
+}
+
+impl Dummy {
+    /// Prepares the input; fails if `dummy` or `metadata` is not a JSON object.
+    pub fn new(instance: &str, settings: DummyInput) -> Result<Self, String> {
+        Ok(Dummy {
+            instance: Arc::from(instance),
+            tag: Arc::from(settings.tag.as_str()),
+            record: json_object_to_msgpack("dummy", &settings.dummy)?.into(),
+            metadata: json_object_to_msgpack("metadata", &settings.metadata)?.into(),
+            settings,
+        })
+    }
+
+    /// Generates events until `samples` are done (or forever), handing one batch to the
+    /// pipeline per `flush` interval, as Fluent Bit does with its chunks.
+    pub async fn run(self, pipeline: PipelineHandle, flush: Duration) {
+        let s = &self.settings;
+        let interval = if s.interval_sec > 0 || s.interval_nsec > 0 {
+            Duration::from_secs(s.interval_sec) + Duration::from_nanos(s.interval_nsec)
+        } else {
+            Duration::from_secs(1) / s.rate.max(1)
+        };
+        let fixed_time = match (s.start_time_sec, s.start_time_nsec) {
+            (None, None) if s.fixed_timestamp => Some(now_ns()),
+            (None, None) => None,
+            (sec, nsec) => Some(sec.unwrap_or(0) * 1_000_000_000 + nsec.unwrap_or(0)),
+        };
+        let samples = s.samples.filter(|&n| n > 0);
+        let mut generated = 0u64;
+        let mut tick = tokio::time::interval(interval);
+        let mut flush_tick = tokio::time::interval(flush);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if !s.flush_on_startup {
+            flush_tick.tick().await;
+        }
+        let mut pending: Vec<i64> = Vec::new();
+        loop {
+            let done = samples.is_some_and(|n| generated >= n);
+            tokio::select! {
+                _ = tick.tick(), if !done => {
+                    let ts = fixed_time.unwrap_or_else(now_ns);
+                    pending.extend(std::iter::repeat_n(ts, s.copies.max(1) as usize));
+                    generated += 1;
+                }
+                _ = flush_tick.tick() => {
+                    if !pending.is_empty() {
+                        self.submit(&pipeline, std::mem::take(&mut pending)).await;
+                    } else if done {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn submit(&self, pipeline: &PipelineHandle, timestamps: Vec<i64>) {
+        let size = timestamps.len() * (self.record.len() + self.metadata.len() + 32);
+        let batch = DummyBatch {
+            tag: self.tag.clone(),
+            record: self.record.clone(),
+            metadata: self.metadata.clone(),
+            timestamps,
+        };
+        // The outcome needs no answer: a dummy has nobody to acknowledge.
+        drop(
+            pipeline
+                .submit(self.instance.clone(), Box::new(batch), size)
+                .await,
+        );
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// Encodes a JSON object (key order kept) as MessagePack, the form records travel in.
+fn json_object_to_msgpack(key: &str, text: &str) -> Result<Vec<u8>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("'{key}' is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err(format!("'{key}' must be a JSON object"));
+    }
+    rmp_serde::to_vec(&value).map_err(|e| format!("'{key}' cannot be encoded: {e}"))
+}

@@ -1,0 +1,373 @@
+//! The read API over real HTTP: spec §5.4's worked table, headers, CORS, methods, errors,
+//! eviction and `empty_stream_on_read`.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use vivo_exporter::signal::Signal;
+
+/// An era-A-looking line that names its entry, so a test can tell which entry a line came from.
+fn line(entry: u64, record: u64) -> String {
+    format!(
+        "[[1700000000{entry:09},{{\"_tag\":\"t\"}}],{{\"entry\":{entry},\"record\":{record}}}]\n"
+    )
+}
+
+/// An entry of `records` lines.
+fn entry(id: u64, records: u64) -> Bytes {
+    Bytes::from((0..records).map(|r| line(id, r)).collect::<String>())
+}
+
+/// Publishes `count` entries of two records each, directly into output 0's stream.
+fn publish(service: &vivo_exporter::service::Service, signal: Signal, first: u64, count: u64) {
+    service.outputs()[0].publish(
+        signal,
+        (first..first + count).map(|i| entry(i, 2)).collect(),
+    );
+}
+
+/// The entry IDs named by the lines of a body.
+fn served_ids(response: &Response) -> Vec<u64> {
+    let mut ids: Vec<u64> = response
+        .lines()
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("line is JSON");
+            v[1]["entry"].as_u64().expect("entry number")
+        })
+        .collect();
+    ids.dedup();
+    ids
+}
+
+fn start_end(response: &Response) -> Option<(u64, u64)> {
+    match (
+        response.header("Vivo-Stream-Start-ID"),
+        response.header("Vivo-Stream-End-ID"),
+    ) {
+        (Some(s), Some(e)) => Some((s.parse().unwrap(), e.parse().unwrap())),
+        (None, None) => None,
+        other => panic!("only one of Start/End present: {other:?}"),
+    }
+}
+
+/// A service whose logs stream holds IDs 5–9, as in spec §5.4's table.
+fn stream_5_to_9() -> vivo_exporter::service::Service {
+    let service = start(&output_only(""));
+    publish(&service, Signal::Logs, 0, 10);
+    service.outputs()[0].delete_through(Signal::Logs, 4);
+    service
+}
+
+#[test]
+fn worked_table_of_spec_5_4() {
+    let service = stream_5_to_9();
+    let addr = http_addr(&service);
+    let rows: &[(&str, Option<(u64, u64)>)] = &[
+        ("/logs", Some((5, 9))),
+        ("/logs?from=0", Some((5, 9))),
+        ("/logs?from=-3", Some((5, 9))),
+        ("/logs?limit=0", Some((5, 9))),
+        ("/logs?to=0", Some((5, 9))),
+        ("/logs?from=7", Some((7, 9))),
+        ("/logs?to=6", Some((5, 6))),
+        ("/logs?from=6&to=8&limit=2", Some((6, 7))),
+        ("/logs?limit=1", Some((5, 5))),
+        ("/logs?from=12", None),
+        ("/logs?to=3", None),
+        ("/logs?from=8&to=6", None),
+        // §13.2: every negative `to` means no upper bound (the original returned nothing for -2).
+        ("/logs?to=-2", Some((5, 9))),
+        ("/logs?to=-1", Some((5, 9))),
+    ];
+    for (target, expected) in rows {
+        let response = get(addr, target);
+        assert_eq!(response.status, 200, "{target}");
+        assert_eq!(start_end(&response), *expected, "{target}");
+        let expected_ids: Vec<u64> = expected.map_or(vec![], |(s, e)| (s..=e).collect());
+        assert_eq!(served_ids(&response), expected_ids, "{target}");
+        assert_eq!(
+            response.lines().len(),
+            expected_ids.len() * 2,
+            "{target}: whole entries"
+        );
+        let next = expected.map_or(10, |(_, e)| e + 1);
+        assert_eq!(
+            response.header("Vivo-Stream-Next-ID"),
+            Some(next.to_string().as_str()),
+            "{target}"
+        );
+    }
+    service.stop();
+}
+
+#[test]
+fn from_abc_is_a_400_with_a_json_body() {
+    // §13.2: the original read `from=abc` as 0; we answer 400 and say why.
+    let service = stream_5_to_9();
+    let addr = http_addr(&service);
+    for (target, name) in [
+        ("/logs?from=abc", "from"),
+        ("/logs?to=7x", "to"),
+        ("/metrics?limit=", "limit"),
+    ] {
+        let response = get(addr, target);
+        assert_eq!(response.status, 400, "{target}");
+        assert_eq!(response.header("Content-Type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON body");
+        assert_eq!(body["error"], "bad_request");
+        assert!(body["message"].as_str().unwrap().contains(name), "{body}");
+    }
+    service.stop();
+}
+
+#[test]
+fn query_is_percent_decoded_and_names_are_exact() {
+    let service = stream_5_to_9();
+    let addr = http_addr(&service);
+    let response = get(addr, "/logs?%66rom=%37&photo=2&climit=1");
+    assert_eq!(start_end(&response), Some((7, 9)));
+    let response = get(addr, "/logs?from=6&from=9&limit=1");
+    assert_eq!(start_end(&response), Some((6, 6)), "first occurrence wins");
+    service.stop();
+}
+
+#[test]
+fn stream_headers_and_body_framing() {
+    let service = stream_5_to_9();
+    let addr = http_addr(&service);
+    let response = get(addr, "/logs?from=9");
+    assert_eq!(response.reason, "OK");
+    assert_eq!(response.header("Content-Type"), Some("application/json"));
+    assert_eq!(response.header("Cache-Control"), Some("no-store"));
+    assert_eq!(
+        response.header("Content-Length"),
+        Some(entry(9, 2).len().to_string().as_str())
+    );
+    assert_eq!(
+        response.body,
+        entry(9, 2).to_vec(),
+        "stored bytes, untouched"
+    );
+    assert!(
+        response.header("Access-Control-Allow-Origin").is_none(),
+        "no CORS unless configured"
+    );
+    // Nothing to serve: 200, empty body, no Start/End, Next-ID says where to resume.
+    let response = get(addr, "/logs?from=10");
+    assert_eq!(response.status, 200);
+    assert!(response.body.is_empty());
+    assert_eq!(start_end(&response), None);
+    assert_eq!(response.header("Vivo-Stream-Next-ID"), Some("10"));
+    assert_eq!(response.header("Content-Length"), Some("0"));
+    service.stop();
+}
+
+#[test]
+fn streams_are_independent() {
+    let service = start(&output_only(""));
+    publish(&service, Signal::Logs, 0, 3);
+    publish(&service, Signal::Traces, 100, 1);
+    let addr = http_addr(&service);
+    assert_eq!(start_end(&get(addr, "/logs")), Some((0, 2)));
+    assert_eq!(start_end(&get(addr, "/metrics")), None);
+    let traces = get(addr, "/traces");
+    assert_eq!(start_end(&traces), Some((0, 0)));
+    assert_eq!(served_ids(&traces), vec![100]);
+    service.stop();
+}
+
+#[test]
+fn cors_headers_when_configured() {
+    let service = start(&output_only("    http_cors_allow_origin *"));
+    publish(&service, Signal::Logs, 0, 2);
+    let addr = http_addr(&service);
+    let response = get(addr, "/logs");
+    assert_eq!(response.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(
+        response.header("Access-Control-Allow-Headers"),
+        Some("Origin, X-Requested-With, Content-Type, Accept")
+    );
+    assert_eq!(
+        response.header("Access-Control-Expose-Headers"),
+        Some("vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id")
+    );
+    let preflight = request(
+        addr,
+        "OPTIONS",
+        "/logs",
+        &[
+            "Origin: http://ui.example",
+            "Access-Control-Request-Method: GET",
+        ],
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(
+        preflight.header("Access-Control-Allow-Methods"),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert!(preflight.body.is_empty());
+    service.stop();
+}
+
+#[test]
+fn options_without_cors_is_204_with_allow() {
+    let service = start(&output_only(""));
+    let response = request(http_addr(&service), "OPTIONS", "/metrics", &[]);
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("Allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(response.header("Access-Control-Allow-Methods").is_none());
+    service.stop();
+}
+
+#[test]
+fn head_has_the_headers_and_no_body_and_does_not_drain() {
+    let service = start(&output_only("    empty_stream_on_read on"));
+    publish(&service, Signal::Logs, 0, 3);
+    let addr = http_addr(&service);
+    let head = request(addr, "HEAD", "/logs?limit=2", &[]);
+    assert_eq!(head.status, 200);
+    assert_eq!(start_end(&head), Some((0, 1)));
+    assert_eq!(head.header("Content-Type"), Some("application/json"));
+    let expected_len = entry(0, 2).len() + entry(1, 2).len();
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(expected_len.to_string().as_str())
+    );
+    // HEAD did not drain: a GET still sees everything.
+    let response = get(addr, "/logs");
+    assert_eq!(start_end(&response), Some((0, 2)));
+    service.stop();
+}
+
+#[test]
+fn other_methods_are_405_with_allow() {
+    let service = start(&output_only("    empty_stream_on_read on"));
+    publish(&service, Signal::Logs, 0, 2);
+    let addr = http_addr(&service);
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let response = request(addr, method, "/logs", &["Content-Length: 0"]);
+        assert_eq!(response.status, 405, "{method}");
+        assert_eq!(response.header("Allow"), Some("GET, HEAD, OPTIONS"));
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error"], "method_not_allowed");
+    }
+    let response = request(addr, "POST", "/", &["Content-Length: 0"]);
+    assert_eq!(response.status, 405);
+    // None of those drained the stream.
+    assert_eq!(start_end(&get(addr, "/logs")), Some((0, 1)));
+    service.stop();
+}
+
+#[test]
+fn unknown_paths_are_404_with_a_json_body() {
+    let service = start(&output_only(""));
+    publish(&service, Signal::Logs, 0, 1);
+    let addr = http_addr(&service);
+    for target in [
+        "/nope",
+        "/logs/",
+        "/logsfoo",
+        "/x/logs/y",
+        "/api/v1/logs",
+        "/LOGS",
+    ] {
+        let response = get(addr, target);
+        assert_eq!(response.status, 404, "{target}");
+        assert_eq!(response.header("Content-Type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error"], "not_found");
+    }
+    service.stop();
+}
+
+#[test]
+fn root_serves_the_plugin_name() {
+    let service = start(&output_only(""));
+    let response = get(http_addr(&service), "/");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "Fluent Bit Vivo Exporter\n");
+    service.stop();
+}
+
+#[test]
+fn empty_stream_on_read_deletes_only_what_was_served() {
+    let service = start(&output_only("    empty_stream_on_read on"));
+    publish(&service, Signal::Logs, 0, 5);
+    publish(&service, Signal::Metrics, 50, 2);
+    let addr = http_addr(&service);
+    // A read cut short by limit deletes up to its End only (§13.5), not the whole stream.
+    let first = get(addr, "/logs?from=1&limit=2");
+    assert_eq!(start_end(&first), Some((1, 2)));
+    let rest = get(addr, "/logs");
+    assert_eq!(
+        start_end(&rest),
+        Some((3, 4)),
+        "entry 0 (skipped, older) went too; 3-4 stay"
+    );
+    assert_eq!(start_end(&get(addr, "/logs")), None, "drained");
+    // A read that matched nothing deletes nothing, other streams are untouched, IDs go on.
+    assert_eq!(start_end(&get(addr, "/metrics?from=5")), None);
+    assert_eq!(start_end(&get(addr, "/metrics")), Some((0, 1)));
+    publish(&service, Signal::Logs, 5, 1);
+    let after = get(addr, "/logs");
+    assert_eq!(start_end(&after), Some((5, 5)), "IDs are never reused");
+    service.stop();
+}
+
+#[test]
+fn eviction_keeps_the_stream_within_budget_over_http() {
+    let size = entry(0, 2).len();
+    // Room for exactly three entries.
+    let service = start(&output_only(&format!("    stream_queue_size {}", size * 3)));
+    publish(&service, Signal::Logs, 0, 3);
+    let addr = http_addr(&service);
+    assert_eq!(start_end(&get(addr, "/logs")), Some((0, 2)));
+    publish(&service, Signal::Logs, 3, 1);
+    let response = get(addr, "/logs?from=0");
+    assert_eq!(
+        start_end(&response),
+        Some((1, 3)),
+        "minimal eviction: one entry out"
+    );
+    assert_eq!(served_ids(&response), vec![1, 2, 3]);
+    // An oversized entry is admitted alone.
+    service.outputs()[0].publish(Signal::Logs, vec![entry(99, 10)]);
+    assert_eq!(start_end(&get(addr, "/logs")), Some((4, 4)));
+    service.stop();
+}
+
+#[test]
+fn a_real_http_client_reads_the_stream() {
+    let service = stream_5_to_9();
+    let url = format!("http://{}/logs?from=8", http_addr(&service));
+    let response = ureq::get(&url).call().expect("200");
+    assert_eq!(response.header("vivo-stream-start-id"), Some("8"));
+    assert_eq!(response.header("vivo-stream-end-id"), Some("9"));
+    let body = response.into_string().unwrap();
+    assert_eq!(
+        body,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&entry(8, 2)),
+            String::from_utf8_lossy(&entry(9, 2))
+        )
+    );
+    service.stop();
+}
+
+#[test]
+fn internal_metrics_count_what_the_streams_hold() {
+    let service = start(&output_only(""));
+    publish(&service, Signal::Logs, 0, 4);
+    let response = get(http_addr(&service), "/internal/metrics");
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    assert!(
+        text.contains("vivo_stream_entries{output=\"vivo_exporter.0\",stream=\"logs\"} 4"),
+        "{text}"
+    );
+    service.stop();
+}
