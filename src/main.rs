@@ -48,6 +48,10 @@ struct Cli {
     #[arg(short = 'w', long, value_name = "N")]
     workers: Option<usize>,
 
+    /// HTTP threads serving reads (`http_server.workers`); default one per CPU core.
+    #[arg(long, value_name = "N")]
+    http_workers: Option<usize>,
+
     /// Flush interval in seconds ([SERVICE] `flush`), e.g. 1 or 0.5.
     #[arg(short = 'f', long, value_name = "SECONDS", value_parser = values::seconds)]
     flush: Option<std::time::Duration>,
@@ -77,6 +81,7 @@ Configuration keys (classic or YAML):
   [OUTPUT] name vivo_exporter
                         match / match_regex, empty_stream_on_read (off),
                         stream_queue_size (20M), http_cors_allow_origin, workers (1),
+                        http_server.workers (one per core),
                         host (0.0.0.0), port (2025)
 
 Endpoints: GET/HEAD /logs, /metrics, /traces with ?from=ID&to=ID&limit=N;
@@ -161,6 +166,9 @@ fn apply_flags(cli: &Cli, config: &mut Config) -> Result<(), String> {
         }
         if let Some(origin) = &cli.http_cors_allow_origin {
             output.http_cors_allow_origin = Some(origin.clone());
+        }
+        if let Some(n) = cli.http_workers {
+            output.http_workers = n;
         }
         if let Some(workers) = cli.workers {
             if !(1..=256).contains(&workers) {

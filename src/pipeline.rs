@@ -11,7 +11,7 @@
 //! `empty_stream_on_read` deletions.
 
 use crate::output::VivoOutput;
-use crate::render::RenderOptions;
+use crate::render::{RenderOptions, Renderer};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
 use bytes::Bytes;
@@ -29,9 +29,10 @@ pub trait Batch: Send + 'static {
     fn signal(&self) -> Signal;
     /// The tag outputs match on, and the era-A `_tag` of its log lines.
     fn tag(&self) -> &str;
-    /// Appends the batch's JSON lines to `out`; returns how many records (or contexts) it held.
-    /// An error rejects the whole batch: it uses no ID and nothing of it is stored.
-    fn render(&self, out: &mut Vec<u8>, opts: RenderOptions) -> Result<u64, String>;
+    /// Appends the batch's JSON lines to `out` with the worker's renderer (whose scratch space
+    /// is reused across batches); returns how many records (or contexts) it held. An error
+    /// rejects the whole batch: it uses no ID and nothing of it is stored.
+    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String>;
 }
 
 /// What became of a submitted batch, sent once it is published (or refused).
@@ -179,6 +180,7 @@ fn render_loop(
     opts: RenderOptions,
 ) {
     let mut scratch = Vec::with_capacity(64 * 1024);
+    let mut renderer = Renderer::new(opts);
     for job in jobs {
         let tag = job.batch.tag();
         let targets: Vec<usize> = outputs
@@ -192,7 +194,7 @@ fn render_loop(
             Ok((Bytes::new(), 0))
         } else {
             scratch.clear();
-            match job.batch.render(&mut scratch, opts) {
+            match job.batch.render(&mut renderer, &mut scratch) {
                 // An empty text is never stored (the original refuses it too): no ID is used.
                 Ok(_) if scratch.is_empty() => Err("the batch holds no records".to_string()),
                 Ok(records) => Ok((Bytes::copy_from_slice(&scratch), records)),
@@ -260,7 +262,7 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
                 Outcome::Accepted { records }
             }
             Err(reason) => {
-                log::warn!("[{}] batch rejected: {reason}", item.input);
+                log::debug!("[{}] batch rejected: {reason}", item.input);
                 telemetry.rejected(&item.input, "render");
                 Outcome::Rejected(reason)
             }

@@ -108,7 +108,10 @@ impl Service {
                 index,
                 telemetry.clone(),
                 (o.host.clone(), o.port),
-                default_http_workers(),
+                match o.http_workers {
+                    0 => default_http_workers(),
+                    n => n,
+                },
             )
             .map_err(|source| StartError::Bind {
                 what: o.instance.clone(),

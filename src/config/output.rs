@@ -21,6 +21,9 @@ pub struct VivoOutputConfig {
     pub http_cors_allow_origin: Option<String>,
     /// `workers`: how many threads render this output's batches.
     pub workers: usize,
+    /// `http_server.workers` (era C's key, also `http_workers`): threads serving HTTP reads;
+    /// 0 (the default) means one per CPU core.
+    pub http_workers: usize,
     /// `host`: the address the HTTP server listens on.
     pub host: String,
     /// `port`: the TCP port the HTTP server listens on.
@@ -38,6 +41,7 @@ impl VivoOutputConfig {
             stream_queue_size: 20_000_000,
             http_cors_allow_origin: None,
             workers: 1,
+            http_workers: 0,
             host: "0.0.0.0".to_string(),
             port: 2025,
         }
@@ -74,6 +78,9 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
                 output.http_cors_allow_origin = Some(property.parse(values::text)?)
             }
             "workers" => output.workers = property.parse(values::unsigned_in(1, 256))?,
+            "http_server.workers" | "http_workers" => {
+                output.http_workers = property.parse(values::unsigned_in(0, 256))?
+            }
             "host" => output.host = property.parse(values::text)?,
             "port" => output.port = property.parse(values::unsigned)?,
             key => {

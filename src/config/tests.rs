@@ -106,6 +106,7 @@ fn seed_full_expected(origin: &str) -> Config {
             stream_queue_size: 20_000_000,
             http_cors_allow_origin: Some("*".into()),
             workers: 1,
+            http_workers: 0,
             host: "0.0.0.0".into(),
             port: 2025,
         }],

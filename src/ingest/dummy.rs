@@ -3,7 +3,7 @@
 
 use crate::config::DummyInput;
 use crate::pipeline::{Batch, PipelineHandle};
-use crate::render::{logs::write_log_record, RenderOptions};
+use crate::render::Renderer;
 use crate::signal::Signal;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,9 +34,10 @@ impl Batch for DummyBatch {
         &self.tag
     }
 
-    fn render(&self, out: &mut Vec<u8>, opts: RenderOptions) -> Result<u64, String> {
+    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String> {
         for &ts in &self.timestamps {
-            write_log_record(out, &self.tag, ts, Some(&self.metadata), &self.record, opts)
+            renderer
+                .write_log_record(out, &self.tag, ts, Some(&self.metadata), &self.record)
                 .map_err(|e| e.to_string())?;
         }
         Ok(self.timestamps.len() as u64)

@@ -275,6 +275,11 @@ impl ForwardMessage {
         self.signal
     }
 
+    /// Replaces the tag, for the input's `tag` and `tag_prefix` settings.
+    pub fn set_tag(&mut self, tag: String) {
+        self.tag = tag;
+    }
+
     /// The Forward mode the sender used.
     pub fn mode(&self) -> Mode {
         match self.body {
