@@ -2,4 +2,5 @@
 //! decoding of one message into a renderable batch ([`message`]).
 
 pub mod frame;
+pub mod handshake;
 pub mod message;
