@@ -4,6 +4,7 @@
 use crate::api::ApiServer;
 use crate::config::{Config, InputConfig};
 use crate::ingest::dummy::Dummy;
+use crate::ingest::forward::listener::ForwardListener;
 use crate::output::{ReadSettings, VivoOutput};
 use crate::pipeline::{self, PipelineHandle, PipelineSettings, PipelineThreads};
 use crate::render::RenderOptions;
@@ -46,6 +47,7 @@ pub struct Service {
     api_servers: Vec<ApiServer>,
     runtime: tokio::runtime::Runtime,
     inputs: Vec<tokio::task::JoinHandle<()>>,
+    forward_addrs: Vec<SocketAddr>,
     pipeline: PipelineHandle,
     pipeline_threads: PipelineThreads,
     grace: Duration,
@@ -129,7 +131,9 @@ impl Service {
             api_servers.push(server);
         }
         let mut inputs = Vec::new();
+        let mut forward_addrs = Vec::new();
         let mut dummies = 0;
+        let mut forwards = 0;
         for input in &config.inputs {
             match input {
                 InputConfig::Dummy(settings) => {
@@ -143,8 +147,32 @@ impl Service {
                     })?;
                     inputs.push(runtime.spawn(dummy.run(pipeline.clone(), config.service.flush)));
                 }
-                InputConfig::Forward(_) => {
-                    log::warn!("the forward input is not available yet; ignoring it");
+                InputConfig::Forward(settings) => {
+                    let instance = format!("forward.{forwards}");
+                    forwards += 1;
+                    let listener = runtime
+                        .block_on(ForwardListener::bind(
+                            &instance,
+                            settings,
+                            pipeline.clone(),
+                            telemetry.clone(),
+                        ))
+                        .map_err(|source| StartError::Bind {
+                            what: instance.clone(),
+                            addr: format!("{}:{}", settings.listen, settings.port),
+                            source,
+                        })?;
+                    let addr = listener.local_addr()?;
+                    log::info!(
+                        "[input:forward:{instance}] listening on {addr}{}",
+                        settings
+                            .unix_path
+                            .as_ref()
+                            .map(|p| format!(" and {}", p.display()))
+                            .unwrap_or_default()
+                    );
+                    forward_addrs.push(addr);
+                    inputs.push(runtime.spawn(listener.run()));
                 }
             }
         }
@@ -154,6 +182,7 @@ impl Service {
             api_servers,
             runtime,
             inputs,
+            forward_addrs,
             pipeline,
             pipeline_threads,
             grace: config.service.grace,
@@ -165,6 +194,11 @@ impl Service {
         self.api_servers
             .get(index)
             .map_or(&[], |server| server.addrs.as_slice())
+    }
+
+    /// The TCP addresses the Forward inputs listen on, in configuration order.
+    pub fn forward_addrs(&self) -> Vec<SocketAddr> {
+        self.forward_addrs.clone()
     }
 
     /// The outputs, for in-process callers (tests, benchmarks).

@@ -1,0 +1,264 @@
+//! One Forward connection: optional handshake, framing, parsing, submission, acknowledgements.
+//!
+//! The read loop frames and parses messages and submits them to the pipeline in arrival order
+//! without waiting for them to be stored; a companion task awaits each outcome in the same
+//! order and writes `{"ack": chunk}` once a batch is stored. A batch that cannot be stored is
+//! logged with the peer; if its sender waits for an ack, the connection is closed so the client
+//! notices at once instead of timing out.
+
+use super::batch::ForwardBatch;
+use super::frame::{FrameError, Framer};
+use super::handshake::{Handshake, HandshakeConfig};
+use super::message;
+use crate::pipeline::{Outcome, PipelineHandle};
+use crate::telemetry::Telemetry;
+use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+
+/// What every connection of one forward input shares.
+pub struct ConnectionContext {
+    /// The input instance (`forward.0`), for logs and counters.
+    pub instance: Arc<str>,
+    /// Where batches go.
+    pub pipeline: PipelineHandle,
+    /// Counters.
+    pub telemetry: Arc<Telemetry>,
+    /// `tag`: replaces every message's tag.
+    pub tag: Option<String>,
+    /// `tag_prefix`: prepended to every message's tag.
+    pub tag_prefix: Option<String>,
+    /// `buffer_chunk_size`: how much the read buffer grows by.
+    pub chunk_size: usize,
+    /// `buffer_max_size`: the largest frame accepted.
+    pub max_frame: usize,
+    /// `shared_key` and friends, when the secure-forward handshake is required.
+    pub handshake: Option<HandshakeConfig>,
+}
+
+/// How a connection ended badly: logged once, counted under `reason`.
+struct Closed {
+    reason: &'static str,
+    detail: String,
+}
+
+/// Serves one connection until the peer closes it or sends something it cannot recover from.
+pub async fn serve<S>(stream: S, peer: String, ctx: Arc<ConnectionContext>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    ctx.telemetry.connection(&ctx.instance);
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut buf = BytesMut::with_capacity(ctx.chunk_size);
+    let mut framer = Framer::new(ctx.max_frame);
+    if let Some(config) = &ctx.handshake {
+        if let Err(closed) =
+            handshake(config, &mut reader, &mut writer, &mut buf, &mut framer).await
+        {
+            report(&ctx, &peer, &closed);
+            return;
+        }
+    }
+    let (outcomes_tx, outcomes_rx) = mpsc::channel(1024);
+    let acker = tokio::spawn(acknowledge(writer, outcomes_rx, ctx.clone(), peer.clone()));
+    if let Err(closed) = read_loop(&mut reader, &mut buf, &mut framer, &ctx, &outcomes_tx).await {
+        report(&ctx, &peer, &closed);
+    }
+    // Let the acknowledger answer what was accepted before the end, then it ends too.
+    drop(outcomes_tx);
+    let _ = acker.await;
+}
+
+async fn read_loop<R: AsyncRead>(
+    reader: &mut ReadHalf<R>,
+    buf: &mut BytesMut,
+    framer: &mut Framer,
+    ctx: &ConnectionContext,
+    outcomes: &mpsc::Sender<Pending>,
+) -> Result<(), Closed> {
+    let max_decompressed = ctx.max_frame.saturating_mul(16).max(64 << 20);
+    while let Some(frame) = next_frame(reader, buf, framer, ctx.chunk_size).await? {
+        let size = frame.len();
+        let mut message = match message::parse(frame, max_decompressed) {
+            Ok(message) => message,
+            Err(err) => {
+                // The frame was well delimited, so the stream is still in sync: drop only it.
+                if outcomes
+                    .send(Pending::Refused(err.to_string()))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if ctx.tag.is_some() || ctx.tag_prefix.is_some() {
+            let base = ctx.tag.as_deref().unwrap_or(message.tag());
+            let tag = format!("{}{base}", ctx.tag_prefix.as_deref().unwrap_or(""));
+            message.set_tag(tag);
+        }
+        let ack = message.ack_response();
+        let batch = Box::new(ForwardBatch(message));
+        let outcome = ctx.pipeline.submit(ctx.instance.clone(), batch, size).await;
+        if outcomes
+            .send(Pending::Submitted { ack, outcome })
+            .await
+            .is_err()
+        {
+            // The acknowledger closed the connection after a rejected message.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// What the acknowledger waits for, in arrival order.
+enum Pending {
+    /// A message handed to the pipeline; `ack` is the reply to send once it is stored.
+    Submitted {
+        ack: Option<Vec<u8>>,
+        outcome: oneshot::Receiver<Outcome>,
+    },
+    /// A message refused before submission (wrong shape, bad options).
+    Refused(String),
+}
+
+/// Awaits outcomes in order; writes acks; closes the connection when a sender waiting for an
+/// ack would otherwise never get one.
+async fn acknowledge<W: AsyncWrite>(
+    mut writer: WriteHalf<W>,
+    mut pending: mpsc::Receiver<Pending>,
+    ctx: Arc<ConnectionContext>,
+    peer: String,
+) {
+    while let Some(item) = pending.recv().await {
+        let (ack, result) = match item {
+            Pending::Submitted { ack, outcome } => (
+                ack,
+                outcome
+                    .await
+                    .unwrap_or_else(|_| Outcome::Rejected("the pipeline stopped".into())),
+            ),
+            Pending::Refused(reason) => {
+                report(
+                    &ctx,
+                    &peer,
+                    &Closed {
+                        reason: "message",
+                        detail: format!("message rejected: {reason}"),
+                    },
+                );
+                continue;
+            }
+        };
+        match (result, ack) {
+            (Outcome::Accepted { .. }, Some(ack)) => {
+                if writer.write_all(&ack).await.is_err() {
+                    return;
+                }
+            }
+            (Outcome::Accepted { .. }, None) => {}
+            (Outcome::Rejected(reason), ack) => {
+                report(
+                    &ctx,
+                    &peer,
+                    &Closed {
+                        reason: "render",
+                        detail: format!("message rejected: {reason}"),
+                    },
+                );
+                if ack.is_some() {
+                    let _ = writer.shutdown().await;
+                    return;
+                }
+            }
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// Reads until `buf` starts with a whole frame and returns it; `None` at a clean end of stream.
+async fn next_frame<R: AsyncRead>(
+    reader: &mut ReadHalf<R>,
+    buf: &mut BytesMut,
+    framer: &mut Framer,
+    chunk_size: usize,
+) -> Result<Option<Bytes>, Closed> {
+    loop {
+        match framer.next_frame_len(buf) {
+            Ok(Some(len)) => return Ok(Some(buf.split_to(len).freeze())),
+            Ok(None) => {}
+            Err(err @ FrameError::TooLarge { .. }) => {
+                return Err(Closed {
+                    reason: "too_large",
+                    detail: err.to_string(),
+                })
+            }
+            Err(err) => {
+                return Err(Closed {
+                    reason: "malformed",
+                    detail: err.to_string(),
+                })
+            }
+        }
+        buf.reserve(chunk_size.max(4096));
+        match reader.read_buf(buf).await {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => {
+                return Err(Closed {
+                    reason: "truncated",
+                    detail: format!("peer closed in the middle of a frame ({} bytes)", buf.len()),
+                })
+            }
+            Ok(_) => {}
+            Err(err) => {
+                return Err(Closed {
+                    reason: "io",
+                    detail: format!("read failed: {err}"),
+                })
+            }
+        }
+    }
+}
+
+/// The secure-forward handshake: HELO out, PING in, PONG out.
+async fn handshake<S: AsyncRead + AsyncWrite>(
+    config: &HandshakeConfig,
+    reader: &mut ReadHalf<S>,
+    writer: &mut WriteHalf<S>,
+    buf: &mut BytesMut,
+    framer: &mut Framer,
+) -> Result<(), Closed> {
+    let io_error = |err: std::io::Error| Closed {
+        reason: "io",
+        detail: format!("write failed during the handshake: {err}"),
+    };
+    let handshake = Handshake::new(config);
+    writer
+        .write_all(&handshake.helo())
+        .await
+        .map_err(io_error)?;
+    let Some(ping) = next_frame(reader, buf, framer, 4096).await? else {
+        return Err(Closed {
+            reason: "handshake",
+            detail: "peer closed before sending PING".into(),
+        });
+    };
+    let checked = handshake.check_ping(&ping);
+    writer
+        .write_all(&handshake.pong(&checked))
+        .await
+        .map_err(io_error)?;
+    checked.map(|_| ()).map_err(|err| Closed {
+        reason: "handshake",
+        detail: format!("handshake failed: {err}"),
+    })
+}
+
+/// One log line and one counter per problem, naming the peer.
+fn report(ctx: &ConnectionContext, peer: &str, closed: &Closed) {
+    ctx.telemetry.rejected(&ctx.instance, closed.reason);
+    log::warn!("[input:forward:{}] {peer}: {}", ctx.instance, closed.detail);
+}

@@ -1,0 +1,126 @@
+//! The Forward input's listeners: TCP (`listen`:`port`) and optionally a Unix socket
+//! (`unix_path`), each connection served on its own task.
+
+use super::connection::{serve, ConnectionContext};
+use super::handshake::HandshakeConfig;
+use crate::config::ForwardInput;
+use crate::pipeline::PipelineHandle;
+use crate::telemetry::Telemetry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A bound Forward input, ready to accept connections.
+pub struct ForwardListener {
+    ctx: Arc<ConnectionContext>,
+    tcp: TcpListener,
+    #[cfg(unix)]
+    unix: Option<tokio::net::UnixListener>,
+}
+
+impl ForwardListener {
+    /// Binds the input's sockets. Must run inside the ingest runtime.
+    pub async fn bind(
+        instance: &str,
+        settings: &ForwardInput,
+        pipeline: PipelineHandle,
+        telemetry: Arc<Telemetry>,
+    ) -> std::io::Result<ForwardListener> {
+        let tcp = TcpListener::bind((settings.listen.as_str(), settings.port)).await?;
+        #[cfg(unix)]
+        let unix = match &settings.unix_path {
+            Some(path) => Some(bind_unix(path, settings.unix_perm)?),
+            None => None,
+        };
+        let handshake = settings.shared_key.clone().or_else(|| {
+            // `empty_shared_key on` runs the handshake with an empty key, as Fluent Bit does.
+            settings.empty_shared_key.then(String::new)
+        });
+        let ctx = ConnectionContext {
+            instance: Arc::from(instance),
+            pipeline,
+            telemetry,
+            tag: settings.tag.clone(),
+            tag_prefix: settings.tag_prefix.clone(),
+            chunk_size: settings.buffer_chunk_size,
+            max_frame: settings.buffer_max_size,
+            handshake: handshake.map(|shared_key| HandshakeConfig {
+                shared_key,
+                self_hostname: settings.self_hostname.clone(),
+                users: settings.security_users.clone(),
+            }),
+        };
+        Ok(ForwardListener {
+            ctx: Arc::new(ctx),
+            tcp,
+            #[cfg(unix)]
+            unix,
+        })
+    }
+
+    /// The TCP address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Accepts connections until the task is dropped.
+    pub async fn run(self) {
+        let ForwardListener {
+            ctx,
+            tcp,
+            #[cfg(unix)]
+            unix,
+        } = self;
+        #[cfg(unix)]
+        if let Some(unix) = unix {
+            tokio::spawn(accept_unix(unix, ctx.clone()));
+        }
+        loop {
+            match tcp.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve(stream, peer.to_string(), ctx.clone()));
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: wait a little instead of spinning.
+                    log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn bind_unix(
+    path: &std::path::Path,
+    perm: Option<u32>,
+) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    // A socket left by an earlier run would make bind fail; anything else at the path is kept.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path)?;
+        }
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    if let Some(mode) = perm {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(listener)
+}
+
+#[cfg(unix)]
+async fn accept_unix(listener: tokio::net::UnixListener, ctx: Arc<ConnectionContext>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, "unix socket".to_string(), ctx.clone()));
+            }
+            Err(err) => {
+                log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
