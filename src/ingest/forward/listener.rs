@@ -9,6 +9,7 @@ use crate::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 /// A bound Forward input, ready to accept connections.
 pub struct ForwardListener {
@@ -63,7 +64,8 @@ impl ForwardListener {
         self.tcp.local_addr()
     }
 
-    /// Accepts connections until the task is dropped.
+    /// Accepts connections until the task is dropped; dropping it also ends every connection
+    /// it accepted (they live in its `JoinSet`), so a stop is not held up by idle clients.
     pub async fn run(self) {
         let ForwardListener {
             ctx,
@@ -71,24 +73,44 @@ impl ForwardListener {
             #[cfg(unix)]
             unix,
         } = self;
-        #[cfg(unix)]
-        if let Some(unix) = unix {
-            tokio::spawn(accept_unix(unix, ctx.clone()));
-        }
+        let mut connections = JoinSet::new();
         loop {
-            match tcp.accept().await {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve(stream, peer.to_string(), ctx.clone()));
+            #[cfg(unix)]
+            let accept_unix = async {
+                match &unix {
+                    Some(listener) => listener.accept().await.map(|(stream, _)| stream),
+                    None => std::future::pending().await,
                 }
-                Err(err) => {
-                    // Out of file descriptors and the like: wait a little instead of spinning.
-                    log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
+            };
+            #[cfg(not(unix))]
+            let accept_unix = std::future::pending::<std::io::Result<()>>();
+            tokio::select! {
+                accepted = tcp.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        connections.spawn(serve(stream, peer.to_string(), ctx.clone()));
+                    }
+                    Err(err) => accept_failed(&ctx, err).await,
+                },
+                accepted = accept_unix => match accepted {
+                    #[cfg(unix)]
+                    Ok(stream) => {
+                        connections.spawn(serve(stream, "unix socket".to_string(), ctx.clone()));
+                    }
+                    #[cfg(not(unix))]
+                    Ok(()) => {}
+                    Err(err) => accept_failed(&ctx, err).await,
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
     }
+}
+
+/// Out of file descriptors and the like: log, and wait a little instead of spinning.
+async fn accept_failed(ctx: &ConnectionContext, err: std::io::Error) {
+    log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 }
 
 #[cfg(unix)]
@@ -108,19 +130,4 @@ fn bind_unix(
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(listener)
-}
-
-#[cfg(unix)]
-async fn accept_unix(listener: tokio::net::UnixListener, ctx: Arc<ConnectionContext>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve(stream, "unix socket".to_string(), ctx.clone()));
-            }
-            Err(err) => {
-                log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
