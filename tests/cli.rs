@@ -136,3 +136,35 @@ fn runs_with_the_embedded_default_configuration() {
     let log = running.log.lock().unwrap().join("\n");
     assert!(log.contains("embedded default configuration"), "{log}");
 }
+
+#[test]
+fn sigterm_stops_the_service_cleanly() {
+    let mut running = spawn(&[
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "-c",
+        &temp_file(
+            "term.conf",
+            "[INPUT]\n    name dummy\n    rate 50\n[OUTPUT]\n    name vivo_exporter\n    match *\n",
+        )
+        .to_string_lossy(),
+    ]);
+    // An idle client connection must not hold the stop up.
+    let _idle = std::net::TcpStream::connect(running.http).unwrap();
+    let pid = running.child.id().to_string();
+    let started = std::time::Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_for(std::time::Duration::from_secs(15), || {
+        running.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "exit status {status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let log = running.log.lock().unwrap().join("\n");
+    assert!(log.contains("caught signal (SIGTERM)"), "{log}");
+}
