@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
 pub mod binary;
+pub mod forward;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
