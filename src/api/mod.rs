@@ -82,6 +82,7 @@ impl ApiServer {
                         telemetry,
                     });
                     let bound = HttpServer::new(move || app(state.clone()))
+                        .on_connect(disable_nagle)
                         .workers(http_workers.max(1))
                         .disable_signals()
                         .shutdown_timeout(5)
@@ -116,6 +117,14 @@ impl ApiServer {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
+    }
+}
+
+/// Responses go out in several writes; with Nagle's algorithm the last one waits for the
+/// client's delayed ACK (~40 ms per keep-alive request). Readers want the bytes now.
+fn disable_nagle(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        let _ = tcp.set_nodelay(true);
     }
 }
 
