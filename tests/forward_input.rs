@@ -477,10 +477,17 @@ fn assert_still_serving(fx: &Fixture, idle: &mut std::net::TcpStream, before: &[
     idle.write_all(&good("app.after", 900, "idle")).unwrap();
     assert_eq!(read_reply(idle), ack("idle"));
     send_acked(fx.fwd, &good("app.after", 901, "new"), "new");
-    let mut expected = before.to_vec();
+    let mut expected: Vec<String> = before.to_vec();
     expected.push(good_line("app.after", 900));
     expected.push(good_line("app.after", 901));
-    assert_eq!(lines(fx.http, "/logs"), expected);
+    // The message sent right after a refused one on a connection the server then closed was
+    // never acknowledged, so it may have been stored at any moment since: leave it out.
+    let unsettled = good_line("app.next", 2);
+    let settled = |mut l: Vec<String>| {
+        l.retain(|line| *line != unsettled);
+        l
+    };
+    assert_eq!(settled(lines(fx.http, "/logs")), settled(expected));
     assert!(lines(fx.http, "/metrics").is_empty());
     assert!(lines(fx.http, "/traces").is_empty());
     assert_eq!(get(fx.http, "/").status, 200);

@@ -37,6 +37,10 @@ pub struct ConnectionContext {
     pub handshake: Option<HandshakeConfig>,
 }
 
+/// The most a read buffer grows by at once; frames larger than this still arrive whole, as the
+/// buffer grows again on the next read.
+const READ_STEP: usize = 64 * 1024;
+
 /// How a connection ended badly: logged once, counted under `reason`.
 struct Closed {
     reason: &'static str,
@@ -80,24 +84,28 @@ async fn read_loop<R: AsyncRead>(
     let max_decompressed = ctx.max_frame.saturating_mul(16).max(64 << 20);
     while let Some(frame) = next_frame(reader, buf, framer, ctx.chunk_size).await? {
         let size = frame.len();
-        let mut message = match message::parse(frame, max_decompressed) {
+        let mut message = match message::parse(frame.clone(), max_decompressed) {
             Ok(message) => message,
             Err(err) => {
-                // The frame was well delimited, so the stream is still in sync: drop only it.
-                if outcomes
-                    .send(Pending::Refused(err.to_string()))
-                    .await
-                    .is_err()
-                {
+                // The frame was well delimited, so the stream is still in sync: drop only it,
+                // unless its sender waits for an ack, which must not hang until its timeout.
+                let refused = Pending::Refused {
+                    reason: err.to_string(),
+                    close: message::requests_ack(&frame),
+                };
+                if outcomes.send(refused).await.is_err() {
                     return Ok(());
                 }
                 continue;
             }
         };
-        if ctx.tag.is_some() || ctx.tag_prefix.is_some() {
-            let base = ctx.tag.as_deref().unwrap_or(message.tag());
-            let tag = format!("{}{base}", ctx.tag_prefix.as_deref().unwrap_or(""));
+        // As Fluent Bit's in_forward: `tag_prefix` prefixes the message's own tag; otherwise
+        // `tag` replaces it.
+        if let Some(prefix) = &ctx.tag_prefix {
+            let tag = format!("{prefix}{}", message.tag());
             message.set_tag(tag);
+        } else if let Some(tag) = &ctx.tag {
+            message.set_tag(tag.clone());
         }
         let ack = message.ack_response();
         let batch = Box::new(ForwardBatch(message));
@@ -121,8 +129,9 @@ enum Pending {
         ack: Option<Vec<u8>>,
         outcome: oneshot::Receiver<Outcome>,
     },
-    /// A message refused before submission (wrong shape, bad options).
-    Refused(String),
+    /// A message refused before submission (wrong shape, bad options); `close` when its
+    /// sender waits for an ack.
+    Refused { reason: String, close: bool },
 }
 
 /// Awaits outcomes in order; writes acks; closes the connection when a sender waiting for an
@@ -141,7 +150,7 @@ async fn acknowledge<W: AsyncWrite>(
                     .await
                     .unwrap_or_else(|_| Outcome::Rejected("the pipeline stopped".into())),
             ),
-            Pending::Refused(reason) => {
+            Pending::Refused { reason, close } => {
                 report(
                     &ctx,
                     &peer,
@@ -150,6 +159,10 @@ async fn acknowledge<W: AsyncWrite>(
                         detail: format!("message rejected: {reason}"),
                     },
                 );
+                if close {
+                    let _ = writer.shutdown().await;
+                    return;
+                }
                 continue;
             }
         };
@@ -203,7 +216,9 @@ async fn next_frame<R: AsyncRead>(
                 })
             }
         }
-        buf.reserve(chunk_size.max(4096));
+        // Grow in modest steps: a fresh multi-megabyte reservation per read (while earlier
+        // frames still pin the old buffer) costs page faults on every read.
+        buf.reserve(chunk_size.clamp(4096, READ_STEP));
         match reader.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) => {

@@ -264,6 +264,35 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
     })
 }
 
+/// Whether a frame that [`parse`] refused still carries a `chunk` option, i.e. its sender waits
+/// for an acknowledgement that will never come. Lenient on purpose: it only looks for a map as
+/// the last element of the outer array with a `chunk` key.
+pub fn requests_ack(frame: &[u8]) -> bool {
+    let mut cur = frame;
+    let Ok(Head::Array(n @ 1..)) = next_head(&mut cur) else {
+        return false;
+    };
+    for _ in 1..n {
+        if skip(&mut cur).is_err() {
+            return false;
+        }
+    }
+    let Ok(Head::Map(keys)) = next_head(&mut cur) else {
+        return false;
+    };
+    for _ in 0..keys {
+        match next_head(&mut cur) {
+            Ok(Head::Str(b"chunk")) => return true,
+            Ok(Head::Array(_) | Head::Map(_)) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        if skip(&mut cur).is_err() {
+            return false;
+        }
+    }
+    false
+}
+
 impl ForwardMessage {
     /// The message's tag (the era-A `_tag` of every log line).
     pub fn tag(&self) -> &str {
@@ -482,8 +511,12 @@ struct Options {
 
 impl Options {
     fn parse(cur: &mut &[u8], frame: &Bytes) -> Result<Self, MessageError> {
-        let Head::Map(n) = next_head(cur)? else {
-            return Err(MessageError::Shape("the options must be a map"));
+        let n = match next_head(cur)? {
+            Head::Map(n) => n,
+            // The Go fluent-logger (Docker's fluentd log driver) sends nil when it has no
+            // options; Fluent Bit accepts it as "no options".
+            Head::Nil => return Ok(Options::default()),
+            _ => return Err(MessageError::Shape("the options must be a map or nil")),
         };
         let mut options = Options::default();
         for _ in 0..n {
@@ -625,6 +658,30 @@ mod tests {
 
     fn lines(frame: Vec<u8>) -> String {
         render(frame).expect("renders").1
+    }
+
+    #[test]
+    fn nil_options_mean_no_options() {
+        // As the Go fluent-logger (Docker's fluentd log driver) sends them.
+        let frame = [vec![0x94], s("app"), vec![0x05, 0x80, 0xc0]].concat();
+        assert_eq!(lines(frame), "[[5000000000,{\"_tag\":\"app\"}],{}]\n");
+        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), vec![0xc0]].concat();
+        assert_eq!(lines(frame), line(1, 2));
+        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), vec![0x01]].concat();
+        assert!(matches!(parse_bytes(frame), Err(MessageError::Shape(_))));
+    }
+
+    #[test]
+    fn refused_frames_still_tell_whether_an_ack_is_awaited() {
+        let bad_signal = options(&[("fluent_signal", vec![0x07]), ("chunk", s("c1"))]);
+        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), bad_signal].concat();
+        assert!(parse_bytes(frame.clone()).is_err());
+        assert!(requests_ack(&frame));
+        let no_chunk = options(&[("fluent_signal", vec![0x07])]);
+        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), no_chunk].concat();
+        assert!(!requests_ack(&frame));
+        assert!(!requests_ack(&[0x93, 0xc1]));
+        assert!(!requests_ack(&[]));
     }
 
     #[test]
