@@ -94,7 +94,9 @@ impl Service {
                 render: RenderOptions {
                     escape_unicode: config.service.json_escape_unicode,
                 },
-                inflight_bytes: 256 * 1024 * 1024,
+                // Enough to keep every worker busy; beyond it, back-pressure goes to the senders
+                // through TCP instead of into memory.
+                inflight_bytes: 16 * 1024 * 1024,
             },
             telemetry.clone(),
         )?;

@@ -31,10 +31,7 @@ pub fn write_str(out: &mut Vec<u8>, bytes: &[u8], escape_unicode: bool) {
     out.push(b'"');
     let mut rest = bytes;
     loop {
-        let plain_len = rest
-            .iter()
-            .position(|&b| !PLAIN[usize::from(b)])
-            .unwrap_or(rest.len());
+        let plain_len = plain_prefix_len(rest);
         let (plain, tail) = rest.split_at(plain_len);
         out.extend_from_slice(plain);
         let Some(&first) = tail.first() else { break };
@@ -54,6 +51,36 @@ pub fn write_str(out: &mut Vec<u8>, bytes: &[u8], escape_unicode: bool) {
         rest = tail.get(consumed..).unwrap_or_default();
     }
     out.push(b'"');
+}
+
+/// How many leading bytes of `s` are plain (copied verbatim), eight at a time.
+///
+/// Each 8-byte word is tested with SWAR bit tricks for a byte below 0x20, at or above 0x7F, `"`
+/// or `\`. The "has a zero byte" trick can flag a byte *after* a true match (a borrow carries
+/// upwards), never before one, so the lowest flagged byte is exactly the first non-plain byte.
+fn plain_prefix_len(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut done = 0;
+    for word in s.chunks_exact(8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        let flagged = (w.wrapping_sub(ONES * 0x20) & !w & HIGHS) // below 0x20
+            | (w & HIGHS) // 0x80 and above
+            | has_zero(w ^ (ONES * 0x7f))
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')));
+        if flagged != 0 {
+            return done + (flagged.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + s[done..]
+        .iter()
+        .position(|&b| !PLAIN[usize::from(b)])
+        .unwrap_or(s.len() - done)
 }
 
 /// Appends `bytes` as a quoted JSON string of lowercase hex digits.
@@ -146,6 +173,24 @@ fn decode_utf8(s: &[u8]) -> (Option<u32>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_scan_agrees_with_the_table() {
+        for b in 0..=255u8 {
+            for len in [1usize, 7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    let expected = if PLAIN[usize::from(b)] { len } else { at };
+                    assert_eq!(
+                        plain_prefix_len(&s),
+                        expected,
+                        "byte {b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+    }
 
     fn render(bytes: &[u8], escape_unicode: bool) -> String {
         let mut out = Vec::new();
