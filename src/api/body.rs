@@ -6,35 +6,27 @@ use bytes::Bytes;
 use std::convert::Infallible;
 use std::ops::RangeInclusive;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// Streams the entries of an ID range out of a snapshot it holds, one `Bytes` handle per entry:
-/// no rendering, no concatenation, no copy of entry data on our side. The length is known up
+/// Largest piece handed to the HTTP layer at once: it copies each piece into its write buffer,
+/// so this bounds that buffer's size per connection.
+const MAX_PIECE: usize = 64 * 1024;
+
+/// Streams the entries of an ID range as `Bytes` handles onto the stored segments: no
+/// rendering, no concatenation, no copy of entry data on our side. The length is known up
 /// front, so the response carries `Content-Length`.
 pub struct EntriesBody {
-    snapshot: Arc<Snapshot>,
-    next: u64,
-    last: u64,
+    pieces: std::vec::IntoIter<Bytes>,
     length: u64,
 }
 
 impl EntriesBody {
     /// A body for `ids` (or an empty one for `None`) out of `snapshot`.
-    pub fn new(snapshot: Arc<Snapshot>, ids: Option<RangeInclusive<u64>>) -> Self {
-        match ids {
-            Some(ids) => EntriesBody {
-                length: snapshot.bytes_in(ids.clone()),
-                next: *ids.start(),
-                last: *ids.end(),
-                snapshot,
-            },
-            None => EntriesBody {
-                snapshot,
-                next: 1,
-                last: 0,
-                length: 0,
-            },
+    pub fn new(snapshot: &Snapshot, ids: Option<RangeInclusive<u64>>) -> Self {
+        let pieces = ids.map_or_else(Vec::new, |ids| snapshot.pieces(ids, MAX_PIECE));
+        EntriesBody {
+            length: pieces.iter().map(|p| p.len() as u64).sum(),
+            pieces: pieces.into_iter(),
         }
     }
 }
@@ -50,14 +42,6 @@ impl MessageBody for EntriesBody {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let this = self.get_mut();
-        while this.next <= this.last {
-            let id = this.next;
-            this.next += 1;
-            if let Some(entry) = this.snapshot.get(id) {
-                return Poll::Ready(Some(Ok(entry.clone())));
-            }
-        }
-        Poll::Ready(None)
+        Poll::Ready(self.get_mut().pieces.next().map(Ok))
     }
 }

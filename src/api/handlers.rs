@@ -54,13 +54,14 @@ pub async fn read_stream(
         None => snapshot.next_id(),
     };
     response.insert_header(("Vivo-Stream-Next-ID", next_id));
+    let body = EntriesBody::new(&snapshot, served.clone());
     if is_get && output.settings.empty_stream_on_read {
         if let Some(ids) = &served {
-            // The snapshot we answer from keeps the served entries alive until they are sent.
+            // The body holds the served bytes, so deleting them from the stream is safe now.
             output.delete_through(signal, *ids.end());
         }
     }
-    response.body(EntriesBody::new(snapshot, served))
+    response.body(body)
 }
 
 /// `/`: the same text the original serves, so health checks keep working.

@@ -12,8 +12,7 @@ pub use selection::Selection;
 pub use snapshot::Snapshot;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
-use segment::{Segment, SEGMENT_LEN};
+use segment::{Segment, SEGMENT_BYTES};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -42,9 +41,6 @@ struct Writer {
     oldest: u64,
     next: u64,
     bytes: u64,
-    /// Bytes of removed entries still referenced by the front segment. When it grows past a
-    /// fraction of the budget the front segment is copied without them, so memory stays bounded.
-    retained_removed_bytes: u64,
 }
 
 impl Stream {
@@ -60,7 +56,6 @@ impl Stream {
                 oldest: 0,
                 next: 0,
                 bytes: 0,
-                retained_removed_bytes: 0,
             }),
             current: ArcSwap::from_pointee(empty),
         }
@@ -71,14 +66,18 @@ impl Stream {
         self.current.load_full()
     }
 
-    /// Appends entries in order, evicting the oldest entries as needed, and publishes them in one
-    /// snapshot swap. Returns the IDs they got and what was evicted.
-    pub fn publish(&self, entries: impl IntoIterator<Item = Bytes>) -> (Range<u64>, Change) {
+    /// Appends entries (each one's rendered bytes) in order, evicting the oldest entries as
+    /// needed, and publishes them in one snapshot swap. Returns the IDs they got and what was
+    /// evicted.
+    pub fn publish<B: AsRef<[u8]>>(
+        &self,
+        entries: impl IntoIterator<Item = B>,
+    ) -> (Range<u64>, Change) {
         let mut writer = self.lock_writer();
         let first = writer.next;
         let mut change = Change::default();
         for rendered in entries {
-            writer.append(rendered, &mut change);
+            writer.append(rendered.as_ref(), &mut change);
         }
         let ids = first..writer.next;
         self.current.store(Arc::new(writer.snapshot()));
@@ -94,7 +93,7 @@ impl Stream {
             writer.remove_oldest(&mut change);
         }
         if change.removed_entries > 0 {
-            writer.release_removed();
+            writer.drop_removed_segments();
             self.current.store(Arc::new(writer.snapshot()));
         }
         change
@@ -103,78 +102,61 @@ impl Stream {
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock cannot leave the writer half-updated in a way readers
         // see (they only see published snapshots), so a poisoned lock is safe to keep using.
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Writer {
     /// Minimal eviction (spec §13.6): drop oldest entries only until the new one fits; an entry
     /// larger than the whole budget is admitted alone.
-    fn append(&mut self, rendered: Bytes, change: &mut Change) {
+    fn append(&mut self, rendered: &[u8], change: &mut Change) {
         let size = rendered.len() as u64;
         while self.oldest < self.next && self.bytes + size > self.budget {
             self.remove_oldest(change);
         }
-        self.release_removed();
-        let id = self.next;
-        if !self.segments.last().is_some_and(|s| s.covers(id)) {
-            self.segments.push(Arc::new(Segment::containing(id)));
+        self.drop_removed_segments();
+        if !self.segments.last().is_some_and(|s| s.has_room(rendered.len())) {
+            let capacity = SEGMENT_BYTES.max(rendered.len());
+            self.segments.push(Arc::new(Segment::new(self.next, capacity)));
             self.segments_changed = true;
         }
         if let Some(tail) = self.segments.last() {
-            tail.fill(id, rendered);
+            tail.append(rendered);
         }
         self.next += 1;
         self.bytes += size;
     }
 
     fn remove_oldest(&mut self, change: &mut Change) {
-        let id = self.oldest;
-        let size = self.entry_len(id);
+        let size = self.entry_len(self.oldest);
         self.oldest += 1;
         self.bytes -= size;
-        self.retained_removed_bytes += size;
         change.removed_entries += 1;
         change.removed_bytes += size;
     }
 
-    /// Drops segments that hold only removed entries, and copies the front segment without its
-    /// removed entries once they hold too much memory.
-    fn release_removed(&mut self) {
-        let fully_removed = self
+    /// Lets go of segments whose entries were all removed (the tail stays, to take new ones),
+    /// so their memory returns once no reader holds a snapshot with them.
+    fn drop_removed_segments(&mut self) {
+        let removed = self
             .segments
-            .iter()
-            .take_while(|segment| segment.first_id() + SEGMENT_LEN <= self.oldest)
+            .windows(2)
+            .take_while(|pair| pair[1].first_id() <= self.oldest)
             .count();
-        if fully_removed > 0 {
-            let dropped_bytes: u64 = self
-                .segments
-                .drain(..fully_removed)
-                .map(|segment| segment.stored_bytes())
-                .sum();
-            self.retained_removed_bytes = self.retained_removed_bytes.saturating_sub(dropped_bytes);
+        if removed > 0 {
+            self.segments.drain(..removed);
             self.segments_changed = true;
-        }
-        if self.retained_removed_bytes > self.budget / 8 {
-            if let Some(front) = self.segments.first_mut() {
-                *front = Arc::new(front.without_ids_before(self.oldest));
-                self.segments_changed = true;
-            }
-            self.retained_removed_bytes = 0;
         }
     }
 
     fn entry_len(&self, id: u64) -> u64 {
-        let Some(first) = self.segments.first() else {
-            return 0;
-        };
-        let index = (id / SEGMENT_LEN - first.first_id() / SEGMENT_LEN) as usize;
+        let index = self
+            .segments
+            .partition_point(|s| s.first_id() <= id)
+            .saturating_sub(1);
         self.segments
             .get(index)
-            .and_then(|s| s.get(id))
-            .map_or(0, |b| b.len() as u64)
+            .map_or(0, |s| s.span(id, id).len() as u64)
     }
 
     fn snapshot(&mut self) -> Snapshot {
