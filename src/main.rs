@@ -89,6 +89,7 @@ Endpoints: GET/HEAD /logs, /metrics, /traces with ?from=ID&to=ID&limit=N;
 See README.md for the full reference.";
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let cli = Cli::parse();
     // Logging starts before the configuration is read, so warnings about it are seen; the
     // configured level applies from then on.
@@ -180,6 +181,17 @@ fn apply_flags(cli: &Cli, config: &mut Config) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Keeps this process on 4 KiB pages. With transparent huge pages the allocator's freed
+/// memory stays resident in 2 MiB units: a full 20 MB stream measured 67 MB RSS with them and
+/// 35 MB without, at the same read and ingest speed.
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and only sets a process flag.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 /// Log lines in Fluent Bit's shape: `[2026/11/25 18:42:28] [ info] message`, on stderr.

@@ -4,7 +4,6 @@ use crate::signal::Signal;
 use crate::stream::{Change, Stream};
 use crate::tag_match::TagMatcher;
 use crate::telemetry::{StreamCounters, Telemetry};
-use bytes::Bytes;
 
 /// The read-side settings of an output, fixed at start.
 #[derive(Clone, Debug, Default)]
@@ -52,9 +51,9 @@ impl VivoOutput {
     }
 
     /// Appends rendered entries to a stream and counts what happened.
-    pub fn publish(&self, signal: Signal, entries: Vec<Bytes>) {
+    pub fn publish<B: AsRef<[u8]>>(&self, signal: Signal, entries: Vec<B>) {
         let count = entries.len() as u64;
-        let bytes: u64 = entries.iter().map(|b| b.len() as u64).sum();
+        let bytes: u64 = entries.iter().map(|b| b.as_ref().len() as u64).sum();
         let (_, change) = self.stream(signal).publish(entries);
         let counters = &self.counters[signal.index()];
         counters.published_entries.inc_by(count);

@@ -14,7 +14,6 @@ use crate::output::VivoOutput;
 use crate::render::{RenderOptions, Renderer};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
-use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,7 +70,7 @@ struct Rendered {
     input: Arc<str>,
     signal: Signal,
     targets: Vec<usize>,
-    result: Result<(Bytes, u64), String>,
+    result: Result<(Vec<u8>, u64), String>,
     done: Option<oneshot::Sender<Outcome>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -191,19 +190,21 @@ fn render_loop(
             .collect();
         let result = if targets.is_empty() {
             // Routed nowhere, as Fluent Bit drops a chunk no output matches: no need to render.
-            Ok((Bytes::new(), 0))
+            Ok((Vec::new(), 0))
         } else {
             scratch.clear();
             match job.batch.render(&mut renderer, &mut scratch) {
                 // An empty text is never stored (the original refuses it too): no ID is used.
                 Ok(_) if scratch.is_empty() => Err("the batch holds no records".to_string()),
-                Ok(records) => Ok((Bytes::copy_from_slice(&scratch), records)),
+                // Hand the buffer over (the publisher copies it into the stream) and start the
+                // next batch in a fresh one of the same size: no copy here.
+                Ok(records) => {
+                    let fresh = Vec::with_capacity(scratch.capacity().min(8 * 1024 * 1024));
+                    Ok((std::mem::replace(&mut scratch, fresh), records))
+                }
                 Err(reason) => Err(reason),
             }
         };
-        if scratch.capacity() > 8 * 1024 * 1024 {
-            scratch = Vec::with_capacity(64 * 1024);
-        }
         let message = Rendered {
             seq: job.seq,
             input: job.input,
@@ -237,17 +238,20 @@ fn publish_loop(rendered: &Receiver<Rendered>, outputs: &[VivoOutput], telemetry
     }
 }
 
+/// One stream of one output: (output index, signal).
+type StreamKey = (usize, Signal);
+
 /// Appends a run of consecutive results to their streams (one swap per stream), then answers
 /// each submitter.
 fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telemetry) {
-    let mut groups: Vec<((usize, Signal), Vec<Bytes>)> = Vec::new();
+    let mut groups: Vec<(StreamKey, Vec<&[u8]>)> = Vec::new();
     for item in &ready {
         if let Ok((bytes, _)) = &item.result {
             for &target in &item.targets {
                 let key = (target, item.signal);
                 match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, entries)) => entries.push(bytes.clone()),
-                    None => groups.push((key, vec![bytes.clone()])),
+                    Some((_, entries)) => entries.push(bytes),
+                    None => groups.push((key, vec![bytes])),
                 }
             }
         }

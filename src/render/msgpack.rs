@@ -131,7 +131,43 @@ pub fn read_head(buf: &[u8]) -> Result<(Head<'_>, usize), HeadError> {
 
 /// Decodes the head at the front of `input` and advances past it: the cursor form of
 /// [`read_head`] used when the whole object is in memory.
+#[inline]
 pub fn next_head<'a>(input: &mut &'a [u8]) -> Result<Head<'a>, RenderError> {
+    // Fast path, inlined into the renderer's loops: strings under 256 bytes, small non-negative
+    // integers and small maps and arrays (most of a log record) without the full decoder's
+    // out-of-line call, whose result goes through memory.
+    match input.first() {
+        Some(&b) if b & 0xe0 == 0xa0 => {
+            let end = 1 + usize::from(b & 0x1f);
+            if let (Some(text), Some(rest)) = (input.get(1..end), input.get(end..)) {
+                *input = rest;
+                return Ok(Head::Str(text));
+            }
+        }
+        Some(&b) if b < 0x80 => {
+            *input = input.get(1..).unwrap_or_default();
+            return Ok(Head::Uint(u64::from(b)));
+        }
+        Some(&0xd9) => {
+            if let Some(&n) = input.get(1) {
+                let end = 2 + usize::from(n);
+                if let (Some(text), Some(rest)) = (input.get(2..end), input.get(end..)) {
+                    *input = rest;
+                    return Ok(Head::Str(text));
+                }
+            }
+        }
+        Some(&b) if b & 0xe0 == 0x80 => {
+            *input = input.get(1..).unwrap_or_default();
+            let n = u32::from(b & 0x0f);
+            return Ok(if b & 0x10 == 0 {
+                Head::Map(n)
+            } else {
+                Head::Array(n)
+            });
+        }
+        _ => {}
+    }
     let (head, len) = read_head(input)?;
     *input = input.get(len..).unwrap_or_default();
     Ok(head)

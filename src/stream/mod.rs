@@ -102,7 +102,9 @@ impl Stream {
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock cannot leave the writer half-updated in a way readers
         // see (they only see published snapshots), so a poisoned lock is safe to keep using.
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -115,9 +117,14 @@ impl Writer {
             self.remove_oldest(change);
         }
         self.drop_removed_segments();
-        if !self.segments.last().is_some_and(|s| s.has_room(rendered.len())) {
+        if !self
+            .segments
+            .last()
+            .is_some_and(|s| s.has_room(rendered.len()))
+        {
             let capacity = SEGMENT_BYTES.max(rendered.len());
-            self.segments.push(Arc::new(Segment::new(self.next, capacity)));
+            self.segments
+                .push(Arc::new(Segment::new(self.next, capacity)));
             self.segments_changed = true;
         }
         if let Some(tail) = self.segments.last() {

@@ -86,12 +86,18 @@ fn held_snapshot_never_changes() {
     let stream = Stream::new(100);
     stream.publish((0..10).map(|i| entry(i, 10)));
     let held = stream.snapshot();
-    let before: Vec<Vec<u8>> = (0..=9).filter_map(|i| held.get(i)).map(<[u8]>::to_vec).collect();
+    let before: Vec<Vec<u8>> = (0..=9)
+        .filter_map(|i| held.get(i))
+        .map(<[u8]>::to_vec)
+        .collect();
     for i in 10..2_000 {
         stream.publish([entry(i, 10)]);
     }
     stream.delete_through(1_990);
-    let after: Vec<Vec<u8>> = (0..=9).filter_map(|i| held.get(i)).map(<[u8]>::to_vec).collect();
+    let after: Vec<Vec<u8>> = (0..=9)
+        .filter_map(|i| held.get(i))
+        .map(<[u8]>::to_vec)
+        .collect();
     assert_eq!(before.len(), 10);
     assert_eq!(before, after);
     assert_eq!((held.oldest_id(), held.next_id()), (0, 10));
@@ -108,7 +114,11 @@ fn segments_of_removed_entries_are_let_go() {
     let held = stream.lock_writer().segments.len();
     assert!(held <= 30 / 4 + 2, "{held} segments still referenced");
     stream.delete_through(u64::MAX - 1);
-    assert_eq!(stream.lock_writer().segments.len(), 1, "only the tail stays");
+    assert_eq!(
+        stream.lock_writer().segments.len(),
+        1,
+        "only the tail stays"
+    );
 }
 
 #[test]
@@ -120,7 +130,10 @@ fn oversized_entries_get_their_own_segment() {
     assert_eq!(snap.get(2).map(|b| &b[..2]), Some(&b"2:"[..]));
     let whole: Vec<u8> = snap.pieces(0..=2, 64 * 1024).concat();
     assert_eq!(whole.len(), 20 + (3 << 20));
-    assert!(snap.pieces(0..=2, 64 * 1024).iter().all(|p| p.len() <= 64 * 1024));
+    assert!(snap
+        .pieces(0..=2, 64 * 1024)
+        .iter()
+        .all(|p| p.len() <= 64 * 1024));
 }
 
 /// One step of the property test.

@@ -218,7 +218,8 @@ async fn next_frame<R: AsyncRead>(
         }
         // Grow in modest steps: a fresh multi-megabyte reservation per read (while earlier
         // frames still pin the old buffer) costs page faults on every read.
-        buf.reserve(chunk_size.clamp(4096, READ_STEP));
+        let missing = framer.known_frame_len().saturating_sub(buf.len());
+        buf.reserve(missing.max(chunk_size.clamp(4096, READ_STEP)));
         match reader.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) => {

@@ -73,6 +73,13 @@ impl Framer {
         }
     }
 
+    /// The length the current frame is already known to reach (0 when nothing is known yet),
+    /// never more than the limit: lets the reader reserve room for the whole frame at once
+    /// instead of growing (and copying) its buffer read after read.
+    pub fn known_frame_len(&self) -> usize {
+        self.need
+    }
+
     /// Given the connection's unconsumed bytes (`buf` starts at the current frame and only grows
     /// between calls), returns the frame's length once it is complete. The caller then removes
     /// that many bytes from the front of its buffer; the next call looks for the following frame.
