@@ -37,7 +37,9 @@ pub async fn read_stream(
             )
         }
     };
-    let snapshot = output.stream(signal).snapshot();
+    // The body keeps what it serves alive through the segments it references, so a
+    // short-lived guard is enough here.
+    let snapshot = output.stream(signal).peek();
     let served = selection.resolve(snapshot.oldest_id(), snapshot.next_id());
     let mut response = HttpResponse::Ok();
     response

@@ -61,9 +61,16 @@ impl Stream {
         }
     }
 
-    /// The current snapshot, to be held for as long as a response needs it. Lock-free.
+    /// The current snapshot, to be held for as long as needed. Lock-free.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The current snapshot for a short, synchronous look (one request's handler): lock-free
+    /// and, unlike [`Stream::snapshot`], without touching the snapshot's shared reference
+    /// count, so concurrent readers on different cores do not contend on it.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
     }
 
     /// Appends entries (each one's rendered bytes) in order, evicting the oldest entries as
