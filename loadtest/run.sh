@@ -117,18 +117,19 @@ cpu_seconds() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # User + nice + system CPU seconds of the whole machine, every process included.
 machine_busy() { awk -v tck="$CLK_TCK" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4) / tck }' /proc/stat; }
-# CPU seconds of this shell's finished children (the load generators run in the foreground).
+# CPU seconds of this shell's finished children (the foreground load generators), from the
+# output of `times`, which must run in this shell itself (a $(…) subshell has its own children).
 children_cpu() {
-    times | tail -n 1 | awk '{ s = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } printf "%.2f\n", s }'
+    tail -n 1 "$1" | awk '{ s = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } printf "%.2f\n", s }'
 }
-# The CPU figures of everything this script started: the server, nginx's worker, the background
-# ingest generator, and the foreground generators.
+# The CPU figures of the server, nginx's worker and the background ingest generator, then the
+# machine's busy time and the wall clock.
 cpu_snapshot() {
     local nginx_worker= ingest=
     [ -z "$NGINX_PID" ] || nginx_worker=$(pgrep -P "$NGINX_PID" | head -n 1)
     [ -z "$INGEST_PID" ] || ingest=$(pgrep -P "$INGEST_PID" | head -n 1)
     echo "$(cpu_seconds "$SERVER_PID") $(cpu_seconds "$nginx_worker") $(cpu_seconds "$ingest")" \
-        "$(children_cpu) $(machine_busy) $(date +%s.%N)"
+        "$(machine_busy) $(date +%s.%N)"
 }
 
 # measured NAME COMMAND…: runs the command and writes to $OUT/NAME.cpu what it cost: CPU seconds
@@ -138,12 +139,14 @@ cpu_snapshot() {
 measured() {
     local name=$1 before after
     shift
+    times >"$WORK/times.before"
     before=$(cpu_snapshot)
     "$@"
+    times >"$WORK/times.after"
     after=$(cpu_snapshot)
-    echo "$before $after" | awk '{
-        server = $7 - $1; nginx = $8 - $2; generators = ($9 - $3) + ($10 - $4)
-        busy = $11 - $5; wall = $12 - $6
+    echo "$before $(children_cpu "$WORK/times.before") $after $(children_cpu "$WORK/times.after")" | awk '{
+        server = $7 - $1; nginx = $8 - $2; generators = ($9 - $3) + ($12 - $6)
+        busy = $10 - $4; wall = $11 - $5
         other = busy - server - nginx - generators; if (other < 0) other = 0
         printf "{\"server\": %.2f, \"nginx\": %.2f, \"generators\": %.2f, \"other\": %.2f, \"wall\": %.2f}\n",
             server, nginx, generators, other, wall
@@ -386,7 +389,7 @@ cat >"$OUT/meta.json" <<EOF
   "cpu_model": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)",
   "cpus": $(nproc --all),
   "kernel": "$(uname -r)",
-  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "commit": "$(git describe --always --dirty 2>/dev/null || echo unknown)",
   "wrk": "$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }')",
   "k6": "$("$K6" version | awk '{ print $2 }')",
   "nginx": "$("$NGINX_BIN" -v 2>&1 | awk -F/ '{ print $2 }')"
