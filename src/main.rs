@@ -198,8 +198,6 @@ fn disable_transparent_huge_pages() {
 fn init_logging() {
     env_logger::Builder::new()
         .filter_level(log::LevelFilter::Trace)
-        // The HTTP server's own start/stop chatter is noise next to our lines.
-        .filter_module("actix_server", log::LevelFilter::Warn)
         .format(|out, record| {
             let level = match record.level() {
                 log::Level::Error => "error",

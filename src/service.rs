@@ -260,12 +260,9 @@ impl Service {
         if done_rx.recv_timeout(self.grace).is_err() {
             log::warn!("[engine] pipeline did not drain within the grace period");
         }
-        let servers = self.api_servers;
-        self.runtime.block_on(async move {
-            for server in servers {
-                server.stop().await;
-            }
-        });
+        for server in self.api_servers {
+            server.stop();
+        }
         self.runtime.shutdown_timeout(Duration::from_secs(1));
     }
 }
