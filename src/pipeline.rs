@@ -266,8 +266,8 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
                 Outcome::Accepted { records }
             }
             Err(reason) => {
+                // The submitter logs and counts it, naming its peer.
                 log::debug!("[{}] batch rejected: {reason}", item.input);
-                telemetry.rejected(&item.input, "render");
                 Outcome::Rejected(reason)
             }
         };
