@@ -182,15 +182,6 @@ impl Telemetry {
         self.rejected.get_or_create(&label).inc();
     }
 
-    /// How many times `input` rejected something for `reason` (tests and diagnostics).
-    pub fn rejected_count(&self, input: &str, reason: &str) -> u64 {
-        let label = InputLabel {
-            input: input.to_string(),
-            reason: reason.to_string(),
-        };
-        self.rejected.get_or_create(&label).get()
-    }
-
     /// Counts a connection accepted by `input`.
     pub fn connection(&self, input: &str) {
         let label = InputLabel {

@@ -92,11 +92,6 @@ impl Snapshot {
         pieces
     }
 
-    /// Total size of the entries in `ids`: the response's `Content-Length`.
-    pub fn bytes_in(&self, ids: RangeInclusive<u64>) -> u64 {
-        self.spans(ids).map(|(_, range)| range.len() as u64).sum()
-    }
-
     /// For each segment the held part of `ids` touches: the segment and the byte range.
     fn spans(
         &self,
