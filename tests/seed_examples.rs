@@ -8,30 +8,23 @@ use common::*;
 use std::time::Duration;
 
 /// "Configure and start Fluent Bit", verbatim from the seed.
-const GETTING_STARTED: &str = "[INPUT]
-    name  dummy
-    tag   events
-    rate  2
-
-[OUTPUT]
-    name   vivo_exporter
-    match  *
-
-";
+const GETTING_STARTED: &str = include_str!("seed/getting-started.conf");
 
 /// The first configuration block of the seed, verbatim.
-const CONFIGURATION_EXAMPLE: &str = "[INPUT]
-    name  dummy
-    tag   events
-    rate  2
+const CONFIGURATION_EXAMPLE: &str = include_str!("seed/configuration.conf");
 
-[OUTPUT]
-    name                   vivo_exporter
-    match                  *
-    empty_stream_on_read   off
-    stream_queue_size      20M
-    http_cors_allow_origin *
-";
+/// Starts the binary on `config` with the read API on an ephemeral loopback port.
+fn start_binary(name: &str, config: &str) -> common::binary::Running {
+    let path = write_config(name, config);
+    spawn(&[
+        "-c",
+        path.to_str().unwrap(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ])
+}
 
 fn write_config(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("vivo-seed-{}-{name}", std::process::id()));
@@ -56,15 +49,7 @@ fn seed_line(line: &str) -> u64 {
 
 #[test]
 fn getting_started_as_written() {
-    let path = write_config("getting-started", GETTING_STARTED);
-    let running = spawn(&[
-        "-c",
-        path.to_str().unwrap(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]);
+    let running = start_binary("getting-started", GETTING_STARTED);
     // curl -i http://127.0.0.1:2025/logs  (our port is ephemeral; the request is the same)
     let response = wait_for(Duration::from_secs(15), || {
         let r = get(running.http, "/logs");
@@ -110,15 +95,7 @@ fn getting_started_as_written() {
 
 #[test]
 fn configuration_example_as_written() {
-    let path = write_config("configuration", CONFIGURATION_EXAMPLE);
-    let running = spawn(&[
-        "-c",
-        path.to_str().unwrap(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]);
+    let running = start_binary("configuration", CONFIGURATION_EXAMPLE);
     let response = wait_for(Duration::from_secs(10), || {
         let r = get(running.http, "/logs");
         r.header("Vivo-Stream-End-ID").is_some().then_some(r)

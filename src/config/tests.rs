@@ -5,31 +5,11 @@ use std::time::Duration;
 
 use super::*;
 
-/// The first seed configuration, verbatim.
-const SEED_FULL: &str = "[INPUT]
-    name  dummy
-    tag   events
-    rate  2
+/// The first seed configuration, verbatim (shared with the binary's seed tests).
+const SEED_FULL: &str = include_str!("../../tests/seed/configuration.conf");
 
-[OUTPUT]
-    name                   vivo_exporter
-    match                  *
-    empty_stream_on_read   off
-    stream_queue_size      20M
-    http_cors_allow_origin *
-";
-
-/// The second seed configuration, verbatim (with its trailing blank line).
-const SEED_MINIMAL: &str = "[INPUT]
-    name  dummy
-    tag   events
-    rate  2
-
-[OUTPUT]
-    name   vivo_exporter
-    match  *
-
-";
+/// The second seed configuration, verbatim, with its trailing blank line.
+const SEED_MINIMAL: &str = include_str!("../../tests/seed/getting-started.conf");
 
 /// The first seed configuration in YAML.
 const SEED_FULL_YAML: &str = "pipeline:
