@@ -5,10 +5,12 @@ Usage: report.py OUT_DIR RESULT_JSON
 
 OUT_DIR holds what run.sh measured, per phase NAME: NAME.json (vivo-loadgen's --json, wrk's line
 from loadtest/wrk/report.lua, or k6's --summary-export), NAME.cpu (CPU seconds of the server, of
-nginx, of the load generators and of other processes, and the wall time), NAME.rc (k6's exit
-code: 99 when a threshold failed); plus RSS figures (*.kb), sizes and meta.json. The table
-compares every figure with the issue's target; the JSON file holds the same rows and the raw
-figures.
+nginx, of the foreground load tool, of the background ingest generator, of other processes, the
+seconds stolen by the hypervisor, and the wall time), NAME.rc (k6's exit code: 99 when a
+threshold failed), NAME.threads.before/after (CPU seconds per HTTP worker thread); plus RSS
+figures (*.kb), sizes and meta.json. The table compares every figure with the issue's target and
+says how busy the server (or nginx) and the load tool were, so a row where the tool, not the
+server, was the limit says so; the JSON file holds the same rows and the raw figures.
 """
 
 import json
@@ -26,8 +28,11 @@ TARGET_FULL_RATIO = 0.90
 TARGET_RSS_MB = 60
 TARGET_SCALE_TOLERANCE = 0.10
 # A phase during which processes this run did not start took more than this share of the
-# machine is flagged: its figures are not trustworthy.
+# machine, or the hypervisor stole more than this share of it, is flagged: its figures are not
+# trustworthy.
 NOISY_SHARE = 0.05
+# Below this share of its CPU the server (or nginx) was not the limit of a closed-loop run.
+LIMIT_BUSY = 0.90
 
 
 class Results:
@@ -48,13 +53,22 @@ class Results:
             return None
 
     def noise(self, *names):
-        """The largest share of the machine other processes took during these phases."""
-        shares = []
+        """The largest shares of the machine other processes took and the hypervisor stole
+        during these phases."""
+        other, steal = [], []
         for name in names:
             cpu = self.read(f"{name}.cpu")
             if cpu and cpu["wall"] > 0:
-                shares.append(cpu["other"] / (cpu["wall"] * self.cpus))
-        return max(shares) if shares else None
+                other.append(cpu["other"] / (cpu["wall"] * self.cpus))
+                steal.append(cpu.get("steal", 0) / (cpu["wall"] * self.cpus))
+        return (max(other) if other else None, max(steal) if steal else None)
+
+    def threads(self, name):
+        """CPU seconds each HTTP worker thread spent during phase NAME."""
+        before, after = self.read(f"{name}.threads.before") or {}, self.read(f"{name}.threads.after")
+        if not after:
+            return None
+        return {thread: round(cpu - before.get(thread, 0), 2) for thread, cpu in after.items()}
 
     def wrk(self, name, who="server"):
         raw, cpu = self.read(f"{name}.json"), self.read(f"{name}.cpu")
@@ -67,10 +81,12 @@ class Results:
                 "p50_ms": raw["latency_us"]["p50"] / 1e3,
                 "p99_ms": raw["latency_us"]["p99"] / 1e3,
                 "mb_per_s": raw["bytes"] / seconds / 1e6,
+                "bytes_per_req": raw["bytes"] / raw["requests"] if raw["requests"] else None,
                 "errors": raw["errors"] + raw["non_2xx"],
             },
             raw["requests"],
-            cpu and cpu[who],
+            cpu,
+            who,
         )
 
     def k6(self, name, who="server"):
@@ -79,23 +95,39 @@ class Results:
             return None
         metrics = raw["metrics"]
         duration = metrics.get("http_req_duration{name:read}") or metrics["http_req_duration"]
+        requests = metrics["http_reqs"]["count"]
         figures = {
             "req_per_s": metrics["http_reqs"]["rate"],
             "p50_ms": duration["med"],
             "p99_ms": duration["p(99)"],
             "gb_per_s": metrics["data_received"]["rate"] / 1e9,
+            "mb_per_s": metrics["data_received"]["rate"] / 1e6,
+            "bytes_per_req": metrics["data_received"]["count"] / requests if requests else None,
             "failed_rate": metrics["http_req_failed"]["value"],
             "thresholds_passed": rc == 0,
         }
         if "entries_followed" in metrics:
             figures["entries_followed_per_s"] = metrics["entries_followed"]["rate"]
-        return with_cpu(figures, metrics["http_reqs"]["count"], cpu and cpu[who])
+        if "answer_entries" in metrics:
+            figures["entries_per_answer"] = metrics["answer_entries"]["avg"]
+        return with_cpu(figures, requests, cpu, who)
 
 
-def with_cpu(figures, requests, cpu_s):
+def with_cpu(figures, requests, cpu, who):
+    """Adds what the phase cost: CPU seconds of the server (WHO: or nginx), requests per CPU
+    second, and the shares of a CPU the server, the load tool and the ingest generator kept busy
+    over the phase's wall time (the tool's share includes its start and end)."""
+    if not cpu:
+        return figures
+    cpu_s = cpu[who]
     if cpu_s:
         figures["cpu_s"] = cpu_s
         figures["req_per_cpu_s"] = requests / cpu_s
+        figures["cpu_ms_per_req"] = cpu_s * 1e3 / requests if requests else None
+    if cpu["wall"] > 0:
+        figures["busy"] = cpu_s / cpu["wall"]
+        figures["tool_busy"] = cpu.get("tool", cpu.get("generators", 0)) / cpu["wall"]
+        figures["ingest_generator_busy"] = cpu.get("ingest_generator", 0) / cpu["wall"]
     return figures
 
 
@@ -111,10 +143,30 @@ def verdict(ok):
     return "n/a" if ok is None else ("yes" if ok else "NO")
 
 
-def reads(figures):
+def pct(value):
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def reads(figures, who="server", tool=None):
+    """Rate and p99, and with TOOL (the load tool's name) how busy WHO and the tool were."""
     if not figures:
         return "not measured"
-    return f"{num(figures['req_per_s'])} req/s, p99 {num(figures['p99_ms'], ' ms', 2)}"
+    text = f"{num(figures['req_per_s'])} req/s, p99 {num(figures['p99_ms'], ' ms', 2)}"
+    if tool and "busy" in figures:
+        text += f"; {who} {pct(figures['busy'])} of a CPU, {tool} {pct(figures['tool_busy'])}"
+        if figures.get("ingest_generator_busy"):
+            text += f", ingest generator {pct(figures['ingest_generator_busy'])}"
+    return text
+
+
+def limit(figures, who="server", tool="the load tool"):
+    """Who limited a closed-loop run: WHO when it was busy, else (say so) the tool."""
+    if not figures or "busy" not in figures:
+        return "limit unknown"
+    name = "the server" if who == "server" else who
+    if figures["busy"] >= LIMIT_BUSY:
+        return f"{name} is the limit ({pct(figures['busy'])} of a CPU)"
+    return f"{tool} is the limit, not {name} ({pct(figures['busy'])} of a CPU)"
 
 
 def main():
@@ -125,9 +177,11 @@ def main():
     rows = []
 
     def row(workload, ours, ceiling, ratio_text, target, met, figures, phases):
-        noise = results.noise(*phases)
+        noise, steal = results.noise(*phases)
         if noise is not None and noise > NOISY_SHARE:
             workload += f" [NOISY: other processes took {noise:.0%} of the machine]"
+        if steal is not None and steal > NOISY_SHARE:
+            workload += f" [NOISY: the hypervisor stole {steal:.0%} of the machine]"
         rows.append(
             {
                 "workload": workload,
@@ -137,6 +191,7 @@ def main():
                 "target": target,
                 "met": met,
                 "other_processes_share": noise,
+                "steal_share": steal,
                 "figures": figures,
             }
         )
@@ -171,8 +226,8 @@ def main():
             met = None if r is None or p is None else r >= TARGET_WRK_RATIO and p <= TARGET_WRK_P99_FACTOR
         row(
             f"reads alone, wrk {c} conn, /logs?from=END-110 ({window_kb:.0f} KB answers)",
-            reads(ours),
-            reads(ceiling),
+            reads(ours, "server", "wrk"),
+            reads(ceiling, "nginx", "wrk"),
             f"{num(r, '', 2)} req/s, {num(p, 'x', 2)} p99; req per CPU-s "
             f"{num(ours and ours.get('req_per_cpu_s'))} vs {num(ceiling and ceiling.get('req_per_cpu_s'))}",
             target,
@@ -181,31 +236,102 @@ def main():
             [f"wrk_vivo_c{c}", f"wrk_nginx_c{c}"],
         )
 
+    # 4. Ingest alone at the rate used during reads: what it costs the server.
+    tick = results.read("ingest_tick") or "10ms"
+    ticked, ticked_cpu = results.read(f"ingest_rate_tick_{tick}.json"), results.read(f"ingest_rate_tick_{tick}.cpu")
+    framed, framed_cpu = results.read("ingest_rate_tick_0s.json"), results.read("ingest_rate_tick_0s.cpu")
+
+    def ingest_cost(report, cpu):
+        if not (report and cpu and cpu["wall"] > 0 and report["events"]):
+            return None
+        return {
+            "events_per_s": report["events_per_sec"],
+            "server_busy": cpu["server"] / cpu["wall"],
+            "server_cpu_s_per_million": cpu["server"] / (report["events"] / 1e6),
+            "generator_busy": cpu["tool"] / cpu["wall"] if "tool" in cpu else None,
+        }
+
+    ticked, framed = ingest_cost(ticked, ticked_cpu), ingest_cost(framed, framed_cpu)
+
+    def ingest_text(cost, how):
+        if not cost:
+            return f"{how}: not measured"
+        return (
+            f"{how}: server {pct(cost['server_busy'])} of a CPU "
+            f"({cost['server_cpu_s_per_million']:.2f} CPU-s per M events), generator {pct(cost['generator_busy'])}"
+        )
+
+    row(
+        f"ingest alone at {num(ticked and ticked['events_per_s'])} events/s, 10-event frames (one chunk each), "
+        "1 connection: what the ingest of the next rows costs",
+        ingest_text(ticked, f"frames sent every {tick}, as below")
+        + "; "
+        + ingest_text(framed, "one frame per write"),
+        "-",
+        "-",
+        "(information)",
+        None,
+        {"ticked": ticked, "one_frame_per_write": framed, "tick": tick},
+        [f"ingest_rate_tick_{tick}", "ingest_rate_tick_0s"],
+    )
+
     # 4. k6 UI poll without and with ingest.
+    def ui_text(figures, who="server"):
+        if not figures:
+            return "not measured"
+        text = reads(figures, who, "k6")
+        text += f"; {num(figures.get('mb_per_s'))} MB/s, {num((figures.get('bytes_per_req') or 0) / 1e3)} KB"
+        if figures.get("entries_per_answer") is not None:
+            text += f" ({figures['entries_per_answer']:.0f} chunks)"
+        text += " per answer"
+        if figures.get("cpu_ms_per_req") is not None:
+            text += f", {figures['cpu_ms_per_req'] * 1e3:.0f} {who} CPU-us per request"
+        return text
+
     ui, ui_nginx = results.k6("k6_ui_vivo"), results.k6("k6_ui_nginx", who="nginx")
     row(
-        "k6 UI poll, 64 VUs, no ingest",
-        reads(ui),
-        reads(ui_nginx),
-        f"{num(ratio(ui and ui['req_per_s'], ui_nginx and ui_nginx['req_per_s']), '', 2)} req/s",
-        "(the baseline of the next row)",
+        "k6 UI poll from=END-110, 64 VUs, no ingest (the baseline of the next two rows)",
+        ui_text(ui),
+        ui_text(ui_nginx, "nginx"),
+        f"{num(ratio(ui and ui['req_per_s'], ui_nginx and ui_nginx['req_per_s']), '', 2)} req/s; "
+        f"ours: {limit(ui, 'server', 'k6')}; nginx: {limit(ui_nginx, 'nginx', 'k6')}",
+        "(the baseline of the next two rows)",
         None,
         {"vivo_exporter": ui, "nginx": ui_nginx},
         ["k6_ui_vivo", "k6_ui_nginx"],
     )
-    ui_ingest, during = results.k6("k6_ui_vivo_ingest"), results.read("ingest_during_ui.json")
-    r = ratio(ui_ingest and ui_ingest["req_per_s"], ui and ui["req_per_s"])
-    p = ratio(ui_ingest and ui_ingest["p99_ms"], ui and ui["p99_ms"])
-    row(
-        f"k6 UI poll, 64 VUs, while ingesting {num(during and during['events_per_sec'])} events/s",
-        reads(ui_ingest),
-        "-",
-        f"{num(r, '', 2)} of no-ingest req/s, {num(p, 'x', 2)} p99",
-        f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x",
-        None if r is None or p is None else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
-        {"vivo_exporter": ui_ingest, "ingest": during},
-        ["k6_ui_vivo_ingest", "k6_ui_vivo"],
-    )
+    for name, during_name, label in (
+        (
+            "k6_ui_vivo_ingest",
+            "ingest_during_ui",
+            "the issue's poll: each answer also holds the chunks that arrived since the VU's previous poll",
+        ),
+        (
+            "k6_ui_vivo_ingest_kept",
+            "ingest_during_ui_kept",
+            "window kept: from=END-110+G, G the VU's running average of chunks arriving between its polls, "
+            "so answers hold 111 chunks on average as without ingest",
+        ),
+    ):
+        ours, during = results.k6(name), results.read(f"{during_name}.json")
+        r = ratio(ours and ours["req_per_s"], ui and ui["req_per_s"])
+        p = ratio(ours and ours["p99_ms"], ui and ui["p99_ms"])
+        b = ratio(ours and ours.get("mb_per_s"), ui and ui.get("mb_per_s"))
+        size = ratio(ours and ours.get("bytes_per_req"), ui and ui.get("bytes_per_req"))
+        cpu = ratio(ours and ours.get("cpu_ms_per_req"), ui and ui.get("cpu_ms_per_req"))
+        row(
+            f"k6 UI poll, 64 VUs, while ingesting {num(during and during['events_per_sec'])} events/s "
+            f"({num(during and during['frames_per_sec'])} chunks/s, sent every {tick}); {label}",
+            ui_text(ours),
+            "-",
+            f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99, {num(b, '', 2)} bytes/s "
+            f"({num(size, 'x', 2)} bytes per answer), {num(cpu, 'x', 2)} server CPU per request (ingest "
+            f"included); {limit(ours, 'server', 'k6')}",
+            f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x",
+            None if r is None or p is None else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
+            {"vivo_exporter": ours, "ingest": during},
+            [name, "k6_ui_vivo"],
+        )
 
     # 4b. Tail follower and random ranges during ingest: their k6 thresholds.
     for name, label in (
@@ -213,7 +339,7 @@ def main():
         ("k6_ranges_vivo_ingest", "k6 random from/to/limit ranges, 16 VUs, during ingest"),
     ):
         figures = results.k6(name)
-        text = reads(figures)
+        text = reads(figures, "server", "k6")
         if figures and "entries_followed_per_s" in figures:
             text += f", {num(figures['entries_followed_per_s'])} entries/s followed"
         row(
@@ -232,9 +358,11 @@ def main():
     r = ratio(full and full["gb_per_s"], full_nginx and full_nginx["gb_per_s"])
     row(
         f"full-stream reads ({(results.read('full_bytes') or 0) / 1e6:.1f} MB answers), k6 4 VUs",
-        full and f"{full['gb_per_s']:.2f} GB/s, p99 {num(full['p99_ms'], ' ms', 1)}",
-        full_nginx and f"{full_nginx['gb_per_s']:.2f} GB/s, p99 {num(full_nginx['p99_ms'], ' ms', 1)}",
-        num(r, "", 2),
+        full and f"{full['gb_per_s']:.2f} GB/s, p99 {num(full['p99_ms'], ' ms', 1)}; server "
+        f"{pct(full.get('busy'))} of a CPU, k6 {pct(full.get('tool_busy'))}",
+        full_nginx and f"{full_nginx['gb_per_s']:.2f} GB/s, p99 {num(full_nginx['p99_ms'], ' ms', 1)}; nginx "
+        f"{pct(full_nginx.get('busy'))} of a CPU, k6 {pct(full_nginx.get('tool_busy'))}",
+        f"{num(r, '', 2)}; ours: {limit(full, 'server', 'k6')}; nginx: {limit(full_nginx, 'nginx', 'k6')}",
         f">= {TARGET_FULL_RATIO:.0%} of nginx",
         None if r is None else r >= TARGET_FULL_RATIO,
         {"vivo_exporter": full, "nginx": full_nginx},
@@ -264,22 +392,52 @@ def main():
     )
 
     # 8. Reads scale with cores.
-    one, two = results.wrk("scale_w1"), results.wrk("scale_w2")
-    per_cpu = ratio(two and two.get("req_per_cpu_s"), one and one.get("req_per_cpu_s"))
-    rises = None if not (one and two) else two["req_per_s"] > one["req_per_s"]
-    row(
-        "tail reads from=NEXT, wrk 64 conn: 2 HTTP workers on CPUs 0-1 vs 1 on CPU 0 (wrk on CPU 1)",
-        "not measured"
-        if not (one and two)
-        else f"{num(two.get('req_per_cpu_s'))} vs {num(one.get('req_per_cpu_s'))} req per server CPU-s; "
-        f"{num(two['req_per_s'])} vs {num(one['req_per_s'])} req/s",
-        "-",
-        f"{num(per_cpu, '', 2)} per CPU-s; total rate rises: {verdict(rises)}",
-        f"per CPU-s within {TARGET_SCALE_TOLERANCE:.0%}, total rate rises",
-        None if per_cpu is None else abs(per_cpu - 1) <= TARGET_SCALE_TOLERANCE and bool(rises),
-        {"one_worker": one, "two_workers": two},
-        ["scale_w1", "scale_w2"],
-    )
+    def band(per_cpu):
+        if per_cpu is None or abs(per_cpu - 1) <= TARGET_SCALE_TOLERANCE:
+            return ""
+        if per_cpu > 1:
+            return " (above the band: 2 workers cost less per request than 1, no sign of contention)"
+        return " (below the band: 2 workers cost more per request than 1)"
+
+    def idle_worker(threads):
+        """Says so when a worker thread did (almost) nothing: the connections were not spread."""
+        if not threads or len(threads) < 2 or sum(threads.values()) <= 0:
+            return ""
+        idle = [t for t, v in sorted(threads.items()) if v < 0.1 * sum(threads.values())]
+        if not idle:
+            return ""
+        return (
+            f"; {', '.join(idle)} served (almost) no connection: every connection was accepted by "
+            "the other worker, so the server still ran on one core"
+        )
+
+    depth = results.read("pipeline") or 1
+    for c in (64, 256):
+        one, two = results.wrk(f"scale_w1_c{c}"), results.wrk(f"scale_w2_c{c}")
+        threads_one, threads_two = results.threads(f"scale_w1_c{c}"), results.threads(f"scale_w2_c{c}")
+        per_cpu = ratio(two and two.get("req_per_cpu_s"), one and one.get("req_per_cpu_s"))
+        total = ratio(two and two["req_per_s"], one and one["req_per_s"])
+        rises = None if total is None else total > 1
+        split = lambda threads: ", ".join(f"{t} {v:.2f}" for t, v in sorted((threads or {}).items())) or "n/a"
+        row(
+            f"tail reads from=NEXT (NEXT fetched once before: empty answers, the cost of a request), "
+            f"wrk {c} conn pipelining {depth} requests per write: 2 HTTP workers on CPUs 0-1 vs 1 on CPU 0 "
+            f"(wrk on CPU 1 both times)",
+            "not measured"
+            if not (one and two)
+            else f"{num(two.get('req_per_cpu_s'))} vs {num(one.get('req_per_cpu_s'))} req per server CPU-s "
+            f"(utime+stime); {num(two['req_per_s'])} vs {num(one['req_per_s'])} req/s; server "
+            f"{pct(two.get('busy'))} vs {pct(one.get('busy'))} of a CPU, wrk {pct(two.get('tool_busy'))} vs "
+            f"{pct(one.get('tool_busy'))}; CPU-s per worker thread: {split(threads_two)} (1 worker: "
+            f"{split(threads_one)})",
+            "-",
+            f"{num(per_cpu, '', 3)} per CPU-s{band(per_cpu)}; total {num(total, 'x', 3)} (rises: {verdict(rises)})"
+            f"{idle_worker(threads_two)}; 1 worker: {limit(one, 'server', 'wrk')}",
+            f"per CPU-s within {TARGET_SCALE_TOLERANCE:.0%}, total rate rises",
+            None if per_cpu is None else abs(per_cpu - 1) <= TARGET_SCALE_TOLERANCE and bool(rises),
+            {"one_worker": one, "two_workers": two, "threads_one": threads_one, "threads_two": threads_two},
+            [f"scale_w1_c{c}", f"scale_w2_c{c}"],
+        )
 
     result_path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
 

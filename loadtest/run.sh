@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole performance run of issue 4, on this machine, against 127.0.0.1 only:
 #
-#   loadtest/run.sh                       # ~4 minutes: 10 s per read phase, 10M events of ingest
+#   loadtest/run.sh                       # ~5 minutes: 10 s per read phase, 10M events of ingest
 #   DURATION=3 INGEST_EVENTS=2000000 loadtest/run.sh    # a quick pass
 #
 # It builds the release binaries, installs what is missing (wrk and nginx from the system
@@ -11,22 +11,26 @@
 #      last event is readable; server CPU-s per million events from /proc/PID/stat;
 #   2. fill the logs stream to its 20 MB budget with 10-event frames (one entry each);
 #   3. reads alone with wrk at 1/16/64/256 connections on /logs?from=END-110;
-#   4. k6 Vivo-UI poll with 64 VUs, without and with 20k events/s of concurrent ingest, and a
-#      tail follower and random ranges during ingest;
+#   4. ingest alone at 20k events/s (what it costs the server, sent every 10 ms and one frame at
+#      a time); k6 Vivo-UI poll with 64 VUs, without ingest and with 20k events/s of concurrent
+#      ingest (the issue's poll, whose answers grow with the stream, and a poll that keeps them at
+#      111 chunks); a tail follower and random ranges during ingest;
 #   5. full 20 MB reads with 4 k6 VUs;
 #   6. nginx (1 worker, pinned to CPU 0) serving the exact bodies of the same requests from files,
 #      through the same wrk and k6 runs: the ceiling;
 #   7. the server's RSS with the full stream after the reads;
-#   8. reads scale with cores: tail reads (from=NEXT) per server CPU-second with 1 HTTP worker on
-#      CPU 0 and with 2 HTTP workers on CPUs 0-1.
+#   8. reads scale with cores: tail reads (from=NEXT, empty answers), wrk pipelining 16 requests
+#      per write on 64 and on 256 connections, per server CPU-second and in total, with 1 HTTP
+#      worker on CPU 0 and with 2 HTTP workers on CPUs 0-1 (wrk on CPU 1 both times).
 # Then it prints one table of figures and ratios against the issue's targets and writes the same
 # as JSON to loadtest/results/<UTC timestamp>.json. Every step is bounded in time; every process it
 # starts is stopped on exit.
 #
 # Environment: DURATION (seconds per read phase, 10), INGEST_EVENTS (10000000), FILL_EVENTS
-# (200000), INGEST_RATE (events/s during reads, 20000), FORWARD_PORT (12224), HTTP_PORT (12025),
-# NGINX_PORT (12080, and the next port for the full-stream copy), SKIP_BUILD (1: use the binaries
-# as they are).
+# (200000), INGEST_RATE (events/s during reads, 20000), INGEST_TICK (how often the ingest
+# generator wakes and sends what is due during reads, 10ms), PIPELINE (requests per write for the
+# scaling reads, 16), FORWARD_PORT (12224), HTTP_PORT (12025), NGINX_PORT (12080, and the next
+# port for the full-stream copy), SKIP_BUILD (1: use the binaries as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,6 +39,8 @@ D=${DURATION:-10}
 INGEST_EVENTS=${INGEST_EVENTS:-10000000}
 FILL_EVENTS=${FILL_EVENTS:-200000}
 INGEST_RATE=${INGEST_RATE:-20000}
+INGEST_TICK=${INGEST_TICK:-10ms}
+PIPELINE=${PIPELINE:-16}
 FORWARD_PORT=${FORWARD_PORT:-12224}
 HTTP_PORT=${HTTP_PORT:-12025}
 NGINX_PORT=${NGINX_PORT:-12080}
@@ -115,15 +121,19 @@ cpu_seconds() {
     awk -v tck="$CLK_TCK" '{ printf "%.2f\n", ($14 + $15) / tck }' "/proc/$1/stat"
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-# User + nice + system CPU seconds of the whole machine, every process included.
-machine_busy() { awk -v tck="$CLK_TCK" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4) / tck }' /proc/stat; }
+# CPU seconds the whole machine was busy (user + nice + system + irq + softirq: a process's
+# system time includes the interrupt work done while it ran, so loopback TCP's softirq time must
+# be counted here too), then the seconds the hypervisor ran something else instead ("steal").
+machine_busy() {
+    awk -v tck="$CLK_TCK" '/^cpu / { printf "%.2f %.2f\n", ($2 + $3 + $4 + $7 + $8) / tck, $9 / tck }' /proc/stat
+}
 # CPU seconds of this shell's finished children (the foreground load generators), from the
 # output of `times`, which must run in this shell itself (a $(…) subshell has its own children).
 children_cpu() {
     tail -n 1 "$1" | awk '{ s = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } printf "%.2f\n", s }'
 }
 # The CPU figures of the server, nginx's worker and the background ingest generator, then the
-# machine's busy time and the wall clock.
+# machine's busy and stolen time and the wall clock.
 cpu_snapshot() {
     local nginx_worker= ingest=
     [ -z "$NGINX_PID" ] || nginx_worker=$(pgrep -P "$NGINX_PID" | head -n 1)
@@ -133,9 +143,9 @@ cpu_snapshot() {
 }
 
 # measured NAME COMMAND…: runs the command and writes to $OUT/NAME.cpu what it cost: CPU seconds
-# of the server, of nginx, of the load generators, of the whole machine ("other" is what
-# processes this script did not start took: a busy machine makes the figures noisy), and the
-# wall time.
+# of the server, of nginx, of the foreground load tool (wrk, k6, vivo-loadgen), of the background
+# ingest generator, of what processes this script did not start took ("other": a busy machine
+# makes the figures noisy), the seconds stolen by the hypervisor, and the wall time.
 measured() {
     local name=$1 before after
     shift
@@ -145,11 +155,12 @@ measured() {
     times >"$WORK/times.after"
     after=$(cpu_snapshot)
     echo "$before $(children_cpu "$WORK/times.before") $after $(children_cpu "$WORK/times.after")" | awk '{
-        server = $7 - $1; nginx = $8 - $2; generators = ($9 - $3) + ($12 - $6)
-        busy = $10 - $4; wall = $11 - $5
-        other = busy - server - nginx - generators; if (other < 0) other = 0
-        printf "{\"server\": %.2f, \"nginx\": %.2f, \"generators\": %.2f, \"other\": %.2f, \"wall\": %.2f}\n",
-            server, nginx, generators, other, wall
+        server = $8 - $1; nginx = $9 - $2; ingest = $10 - $3; tool = $14 - $7
+        busy = $11 - $4; steal = $12 - $5; wall = $13 - $6
+        other = busy - server - nginx - ingest - tool; if (other < 0) other = 0
+        printf "{\"server\": %.2f, \"nginx\": %.2f, \"tool\": %.2f, \"ingest_generator\": %.2f, " \
+            "\"generators\": %.2f, \"other\": %.2f, \"steal\": %.2f, \"wall\": %.2f}\n",
+            server, nginx, tool, ingest, tool + ingest, other, steal, wall
     }' >"$OUT/$name.cpu"
 }
 
@@ -168,12 +179,24 @@ loadgen() {
     timeout $((D + SLACK * 3)) taskset -c 1 "$LOADGEN" --target "127.0.0.1:$FORWARD_PORT" "$@"
 }
 
-# wrk NAME CONNECTIONS URL: one wrk run pinned to CPU 1; its JSON line goes to $OUT/NAME.json.
+# wrk NAME CONNECTIONS URL [SCRIPT [SCRIPT ARGS…]]: one wrk run pinned to CPU 1 (one request
+# per write with report.lua, the default); its JSON line goes to $OUT/NAME.json.
 wrk_run() {
-    local name=$1 connections=$2 url=$3
+    local name=$1 connections=$2 url=$3 script=${4:-report}
+    shift 3
+    [ $# = 0 ] || shift
     timeout $((D + SLACK)) taskset -c 1 wrk -t1 -c"$connections" -d"${D}s" --timeout 10s \
-        -s loadtest/wrk/report.lua "$url" >"$OUT/$name.log" 2>&1 || true
+        -s "loadtest/wrk/$script.lua" "$url" ${1+--} "$@" >"$OUT/$name.log" 2>&1 || true
     grep '^{' "$OUT/$name.log" | tail -n 1 >"$OUT/$name.json" || true
+}
+
+# CPU seconds (user + system) of each HTTP worker thread of the server, as a JSON object.
+http_threads() {
+    local task
+    for task in /proc/"$SERVER_PID"/task/*; do
+        awk -v tck="$CLK_TCK" '$2 ~ /^\(http-/ { gsub(/[()]/, "", $2); printf "%s %.2f\n", $2, ($14 + $15) / tck }' \
+            "$task/stat" 2>/dev/null || true
+    done | sort | awk 'BEGIN { printf "{" } { printf "%s\"%s\": %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "}" }'
 }
 
 # k6 NAME SCRIPT BASE_URL [k6 args…]: one k6 run pinned to CPU 1, its summary in $OUT/NAME.json
@@ -188,12 +211,14 @@ k6_run() {
 }
 
 # Ingest at INGEST_RATE in the background (10-event frames, one connection, as a Fluent Bit
-# would), for the duration of one read phase plus a margin on both sides.
+# would), for the duration of one read phase plus a margin on both sides. The generator wakes
+# every INGEST_TICK and sends what fell due meanwhile in one write (20 frames at 20k events/s and
+# 10 ms), so it takes about 1% of CPU 1 instead of about 5% waking for every frame.
 INGEST_PID=
 ingest_start() {
     timeout $((D + SLACK)) taskset -c 1 "$LOADGEN" --target "127.0.0.1:$FORWARD_PORT" \
-        --rate "$INGEST_RATE" --events-per-frame 10 --record-bytes 120 --connections 1 \
-        --duration "$((D + 3))s" --json >"$OUT/$1.json" 2>"$OUT/$1.err" &
+        --rate "$INGEST_RATE" --tick "$INGEST_TICK" --events-per-frame 10 --record-bytes 120 \
+        --connections 1 --duration "$((D + 3))s" --json >"$OUT/$1.json" 2>"$OUT/$1.err" &
     INGEST_PID=$!
     PIDS+=("$INGEST_PID")
     sleep 1
@@ -345,10 +370,21 @@ for c in 1 16 64 256; do
     measured "wrk_nginx_c$c" wrk_run "wrk_nginx_c$c" "$c" "$NGINX/logs?from=$WINDOW_FROM"
 done
 
-log "4. k6 UI poll, 64 VUs: without ingest, with $INGEST_RATE events/s, and nginx"
+log "4. ingest alone at $INGEST_RATE events/s: sent every $INGEST_TICK, then one frame at a time"
+for tick in "$INGEST_TICK" 0s; do
+    measured "ingest_rate_tick_$tick" loadgen --rate "$INGEST_RATE" --tick "$tick" --events-per-frame 10 \
+        --record-bytes 120 --connections 1 --duration "${D}s" --json >"$OUT/ingest_rate_tick_$tick.json"
+done
+echo "$INGEST_TICK" >"$OUT/ingest_tick"
+
+log "4. k6 UI poll, 64 VUs: without ingest, with $INGEST_RATE events/s (growing and kept windows), and nginx"
 measured k6_ui_vivo k6_run k6_ui_vivo ui_poll "$VIVO" -e VUS=64 -e P99_MS=200
 ingest_start ingest_during_ui
 measured k6_ui_vivo_ingest k6_run k6_ui_vivo_ingest ui_poll "$VIVO" -e VUS=64 -e P99_MS=300
+ingest_wait
+ingest_start ingest_during_ui_kept
+measured k6_ui_vivo_ingest_kept k6_run k6_ui_vivo_ingest_kept ui_poll "$VIVO" -e VUS=64 -e P99_MS=300 \
+    -e KEEP_WINDOW=1
 ingest_wait
 measured k6_ui_nginx k6_run k6_ui_nginx ui_poll "$NGINX" -e VUS=64 -e P99_MS=200
 
@@ -368,15 +404,23 @@ log "7. server memory with the full stream, after the reads"
 rss_kb "$SERVER_PID" >"$OUT/rss_after_reads.kb"
 stop_server
 
-log "8. reads scale with cores: tail reads from=NEXT, 1 HTTP worker (CPU 0) vs 2 (CPUs 0-1)"
+log "8. reads scale with cores: tail reads from=NEXT, wrk pipelining $PIPELINE, 1 HTTP worker (CPU 0) vs 2 (CPUs 0-1)"
+echo "$PIPELINE" >"$OUT/pipeline"
 for workers in 1 2; do
     cpus=0
     [ "$workers" = 1 ] || cpus=0,1
     start_server "$cpus" "$workers"
     loadgen --connections 1 --events-per-frame 10 --record-bytes 120 --events 10000 \
         --wait-readable "$VIVO/logs" --json >"$OUT/scale_fill_w$workers.json"
+    # NEXT once, before the runs: nothing arrives meanwhile, so every answer is empty (headers
+    # only) and the figure is the server's cost per request.
     tail_next=$(next_id "$VIVO")
-    measured "scale_w$workers" wrk_run "scale_w$workers" 64 "$VIVO/logs?from=$tail_next"
+    for c in 64 256; do
+        http_threads >"$OUT/scale_w${workers}_c$c.threads.before"
+        measured "scale_w${workers}_c$c" wrk_run "scale_w${workers}_c$c" "$c" "$VIVO/logs?from=$tail_next" \
+            pipeline "$PIPELINE"
+        http_threads >"$OUT/scale_w${workers}_c$c.threads.after"
+    done
     stop_server
 done
 

@@ -22,15 +22,20 @@ pub struct Plan {
     start: Instant,
     /// Time between two messages of the whole run, for a paced run.
     interval: Option<Duration>,
+    /// In a paced run, the least time a connection sleeps once it is ahead: the messages that
+    /// fall due meanwhile go out together in one write, so the generator wakes every `tick`
+    /// rather than once per message (zero: wake for every message).
+    tick: Duration,
 }
 
 impl Plan {
     /// A run starting now, of at most `max_messages` messages and at most `duration`, sending
-    /// `messages_per_sec` (`None`: as fast as possible).
+    /// `messages_per_sec` (`None`: as fast as possible), waking at most every `tick` when paced.
     pub fn new(
         max_messages: Option<u64>,
         duration: Option<Duration>,
         messages_per_sec: Option<f64>,
+        tick: Duration,
     ) -> Plan {
         let start = Instant::now();
         Plan {
@@ -39,6 +44,7 @@ impl Plan {
             deadline: duration.map(|d| start + d),
             start,
             interval: messages_per_sec.map(|r| Duration::from_secs_f64(1.0 / r)),
+            tick,
         }
     }
 
@@ -94,10 +100,13 @@ pub async fn run_connection(
     let io = |e: std::io::Error| format!("connection: {e}");
     while let Some(seq) = plan.claim() {
         if let Some(due) = plan.due(seq) {
-            if due > Instant::now() {
-                // Nothing else is due: what is buffered goes out before the wait.
+            let now = Instant::now();
+            if due > now {
+                // Nothing else is due: what is buffered goes out before the wait, which lasts at
+                // least one tick (the rate over the run is kept: what falls due meanwhile is
+                // sent at once on waking).
                 writer.flush().await.map_err(io)?;
-                tokio::time::sleep_until(due.into()).await;
+                tokio::time::sleep_until(due.max(now + plan.tick).into()).await;
             }
         }
         let message = protocol.message(seq);

@@ -70,6 +70,12 @@ struct Cli {
     #[arg(long, default_value_t = 0, value_name = "EVENTS_PER_SEC")]
     rate: u64,
 
+    /// With --rate: the least time between two wakes of a connection (e.g. 10ms); the messages
+    /// that fall due meanwhile go out together in one write. 0 wakes for every message, which
+    /// costs the generator a wakeup and a write per message.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    tick: Duration,
+
     /// How long to send (e.g. 10s, 2m). The default is 10s unless --events is given.
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     duration: Option<Duration>,
@@ -195,6 +201,7 @@ async fn run(cli: &Cli) -> Result<Report, String> {
         cli.events.map(|events| events.div_ceil(per_message)),
         duration,
         (cli.rate > 0).then(|| cli.rate as f64 / per_message as f64),
+        cli.tick,
     ));
     let tasks: Vec<_> = connections
         .into_iter()
