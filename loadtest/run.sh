@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole performance run of issue 4, on this machine, against 127.0.0.1 only:
 #
-#   loadtest/run.sh                       # ~5 minutes: 10 s per read phase, 10M events of ingest
+#   loadtest/run.sh                       # ~4 minutes: 10 s per read phase, 10M events of ingest
 #   DURATION=3 INGEST_EVENTS=2000000 loadtest/run.sh    # a quick pass
 #
 # It builds the release binaries, installs what is missing (wrk and nginx from the system
@@ -213,7 +213,7 @@ k6_run() {
 # Ingest at INGEST_RATE in the background (10-event frames, one connection, as a Fluent Bit
 # would), for the duration of one read phase plus a margin on both sides. The generator wakes
 # every INGEST_TICK and sends what fell due meanwhile in one write (20 frames at 20k events/s and
-# 10 ms), so it takes about 1% of CPU 1 instead of about 5% waking for every frame.
+# 10 ms), so it takes 1-2% of CPU 1 instead of about 6% waking for every frame.
 INGEST_PID=
 ingest_start() {
     timeout $((D + SLACK)) taskset -c 1 "$LOADGEN" --target "127.0.0.1:$FORWARD_PORT" \
