@@ -371,3 +371,21 @@ fn internal_metrics_count_what_the_streams_hold() {
     );
     service.stop();
 }
+
+#[test]
+fn a_port_already_in_use_is_refused_at_start() {
+    let first = start(&output_only(""));
+    let port = http_addr(&first).port();
+    let text = output_only("").replace("port 0", &format!("port {port}"));
+    let config = vivo_exporter::config::Config::parse(
+        &text,
+        vivo_exporter::config::ConfigFormat::Classic,
+        "test config",
+    )
+    .unwrap();
+    let err = vivo_exporter::service::Service::start(&config)
+        .err()
+        .expect("a second service on the same port must not start");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+    first.stop();
+}

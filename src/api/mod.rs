@@ -10,7 +10,7 @@
 //! the bytes go from the stream's segments to the socket with no copy on our side.
 //!
 //! Threads: `http_workers` threads, each running its own single-threaded runtime that accepts
-//! from the shared listening socket and serves its connections, so a request never hops threads
+//! from its own listening socket on the shared port (SO_REUSEPORT) and serves its connections, so a request never hops threads
 //! and nothing on the read path is shared between workers but the stream snapshot.
 
 mod body;
@@ -72,9 +72,21 @@ impl ApiServer {
             })?),
             None => None,
         };
-        let listener = std::net::TcpListener::bind((bind.0.as_str(), bind.1))?;
-        listener.set_nonblocking(true)?;
-        let addrs = vec![listener.local_addr()?];
+        let wanted = std::net::ToSocketAddrs::to_socket_addrs(&(bind.0.as_str(), bind.1))?
+            .next()
+            .ok_or_else(|| std::io::Error::other(format!("{} resolves to no address", bind.0)))?;
+        // Each worker gets its own listening socket on the same port (SO_REUSEPORT), so the
+        // kernel spreads connections evenly; with one shared socket, whichever worker woke first
+        // took them all.
+        // A plain bind first: it fails if anything else holds the port (sockets with
+        // SO_REUSEPORT would otherwise share it silently) and picks the port when 0 is asked.
+        let bound = std::net::TcpListener::bind(wanted)?.local_addr()?;
+        let first = reuseport_listener(bound)?;
+        let addrs = vec![bound];
+        let mut listeners = vec![first];
+        for _ in 1..http_workers.max(1) {
+            listeners.push(reuseport_listener(bound)?);
+        }
         let state = Arc::new(ApiState {
             outputs,
             index,
@@ -83,8 +95,7 @@ impl ApiServer {
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = Vec::new();
-        for n in 0..http_workers.max(1) {
-            let listener = listener.try_clone()?;
+        for (n, listener) in listeners.into_iter().enumerate() {
             let state = state.clone();
             let stopped = stopped.clone();
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -110,6 +121,18 @@ impl ApiServer {
             let _ = thread.join();
         }
     }
+}
+
+/// A non-blocking listening socket on `addr` that other sockets may share (SO_REUSEPORT).
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// One worker: accepts connections until told to stop, serving each on its own task.
@@ -140,7 +163,9 @@ async fn serve(
                             async move { Ok::<_, Infallible>(response) }
                         });
                         // A client that goes away mid-request is not an error worth a log line.
+                        // pipeline_flush: answers to pipelined requests leave in one write.
                         let _ = http1::Builder::new()
+                            .pipeline_flush(true)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
