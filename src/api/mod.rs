@@ -163,9 +163,9 @@ async fn serve(
                             async move { Ok::<_, Infallible>(response) }
                         });
                         // A client that goes away mid-request is not an error worth a log line.
-                        // pipeline_flush: answers to pipelined requests leave in one write.
+                        // Not `pipeline_flush`: it makes hyper flatten (copy) every body into
+                        // one write buffer per connection (measured: RSS 32 -> 109 MB).
                         let _ = http1::Builder::new()
-                            .pipeline_flush(true)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
