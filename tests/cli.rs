@@ -3,16 +3,8 @@
 
 mod common;
 
-use common::binary::{binary, spawn};
+use common::binary::{binary, spawn, temp_config as temp_file};
 use common::*;
-
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vivo-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[test]
 fn a_bad_config_is_refused_with_file_line_and_key() {

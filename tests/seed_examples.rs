@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::binary::spawn;
+use common::binary::{spawn, temp_config};
 use common::*;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ const CONFIGURATION_EXAMPLE: &str = include_str!("seed/configuration.conf");
 
 /// Starts the binary on `config` with the read API on an ephemeral loopback port.
 fn start_binary(name: &str, config: &str) -> common::binary::Running {
-    let path = write_config(name, config);
+    let path = temp_config(&format!("{name}.conf"), config);
     spawn(&[
         "-c",
         path.to_str().unwrap(),
@@ -24,14 +24,6 @@ fn start_binary(name: &str, config: &str) -> common::binary::Running {
         "--port",
         "0",
     ])
-}
-
-fn write_config(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vivo-seed-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("fluent-bit.conf");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Checks the seed's line shape: `[[<19-digit ns>,{"_tag":"events"}],{"message":"dummy"}]`;

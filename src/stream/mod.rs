@@ -28,8 +28,6 @@ pub struct Stream {
 pub struct Change {
     /// Entries removed (evicted for room, or deleted by `empty_stream_on_read`).
     pub removed_entries: u64,
-    /// Bytes those entries held.
-    pub removed_bytes: u64,
 }
 
 /// The writer-side state: the mutable mirror of the latest snapshot.
@@ -146,7 +144,6 @@ impl Writer {
         self.oldest += 1;
         self.bytes -= size;
         change.removed_entries += 1;
-        change.removed_bytes += size;
     }
 
     /// Lets go of segments whose entries were all removed (the tail stays, to take new ones),

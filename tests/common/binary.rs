@@ -20,6 +20,15 @@ impl Drop for Running {
     }
 }
 
+/// Writes `text` to a fresh file `name` under the temp folder, for `-c`.
+pub fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vivo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// The binary under test.
 pub fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vivo-exporter"))
