@@ -135,6 +135,24 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def median(values):
+    """The median of the values that were measured (None when none was)."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def median_figures(runs):
+    """Each numeric figure's median over the runs measured (for the table's per-server text)."""
+    runs = [run for run in runs if run]
+    if not runs:
+        return None
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return {k: median([run.get(k) for run in runs]) for k in keys}
+
+
 def num(value, unit="", digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
 
@@ -214,26 +232,45 @@ def main():
     else:
         row("ingest alone", "not measured", "-", "-", f"<= {TARGET_CPU_S_PER_M} CPU-s/M", None, {}, [])
 
-    # 3. Reads alone, wrk.
+    # 3. Reads alone, wrk: ROUNDS rounds per connection count, alternating with nginx.
     window_kb = (results.read("window_bytes") or 0) / 1e3
+    rounds = results.read("rounds") or 1
     for c in (1, 16, 64, 256):
-        ours, ceiling = results.wrk(f"wrk_vivo_c{c}"), results.wrk(f"wrk_nginx_c{c}", who="nginx")
-        r = ratio(ours and ours["req_per_s"], ceiling and ceiling["req_per_s"])
-        p = ratio(ours and ours["p99_ms"], ceiling and ceiling["p99_ms"])
+        pairs = []
+        for n in range(1, rounds + 1):
+            ours = results.wrk(f"wrk_vivo_c{c}_r{n}")
+            ceiling = results.wrk(f"wrk_nginx_c{c}_r{n}", who="nginx")
+            pairs.append(
+                {
+                    "vivo_exporter": ours,
+                    "nginx": ceiling,
+                    "req_ratio": ratio(ours and ours["req_per_s"], ceiling and ceiling["req_per_s"]),
+                    "p99_factor": ratio(ours and ours["p99_ms"], ceiling and ceiling["p99_ms"]),
+                }
+            )
+        r = median([pair["req_ratio"] for pair in pairs])
+        p = median([pair["p99_factor"] for pair in pairs])
+        ours = median_figures([pair["vivo_exporter"] for pair in pairs])
+        ceiling = median_figures([pair["nginx"] for pair in pairs])
         target, met = "-", None
         if c == 64:
             target = f">= {TARGET_WRK_RATIO:.0%} of nginx req/s, p99 <= {TARGET_WRK_P99_FACTOR:g}x nginx"
             met = None if r is None or p is None else r >= TARGET_WRK_RATIO and p <= TARGET_WRK_P99_FACTOR
+        each = ", ".join(
+            f"{num(pair['req_ratio'], '', 2)}/{num(pair['p99_factor'], 'x', 2)}" for pair in pairs
+        )
         row(
-            f"reads alone, wrk {c} conn, /logs?from=END-110 ({window_kb:.0f} KB answers)",
+            f"reads alone, wrk {c} conn, /logs?from=END-110 ({window_kb:.0f} KB answers), "
+            f"median of {rounds} alternating rounds",
             reads(ours, "server", "wrk"),
             reads(ceiling, "nginx", "wrk"),
-            f"{num(r, '', 2)} req/s, {num(p, 'x', 2)} p99; req per CPU-s "
+            f"{num(r, '', 2)} req/s, {num(p, 'x', 2)} p99 (rounds: {each}); req per CPU-s "
             f"{num(ours and ours.get('req_per_cpu_s'))} vs {num(ceiling and ceiling.get('req_per_cpu_s'))}",
             target,
             met,
-            {"vivo_exporter": ours, "nginx": ceiling},
-            [f"wrk_vivo_c{c}", f"wrk_nginx_c{c}"],
+            {"median": {"vivo_exporter": ours, "nginx": ceiling, "req_ratio": r, "p99_factor": p},
+             "rounds": pairs},
+            [f"wrk_{who}_c{c}_r{n}" for who in ("vivo", "nginx") for n in range(1, rounds + 1)],
         )
 
     # 4. Ingest alone at the rate used during reads: what it costs the server.

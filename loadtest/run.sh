@@ -10,7 +10,8 @@
 #   1. ingest alone: vivo-loadgen, PackedForward of 1000 events/frame, 4 connections, until the
 #      last event is readable; server CPU-s per million events from /proc/PID/stat;
 #   2. fill the logs stream to its 20 MB budget with 10-event frames (one entry each);
-#   3. reads alone with wrk at 1/16/64/256 connections on /logs?from=END-110;
+#   3. reads alone with wrk at 1/16/64/256 connections on /logs?from=END-110, ROUNDS times
+#      each, alternating with nginx (6.);
 #   4. ingest alone at 20k events/s (what it costs the server, sent every 10 ms and one frame at
 #      a time); k6 Vivo-UI poll with 64 VUs, without ingest and with 20k events/s of concurrent
 #      ingest (the issue's poll, whose answers grow with the stream, and a poll that keeps them at
@@ -29,8 +30,9 @@
 # Environment: DURATION (seconds per read phase, 10), INGEST_EVENTS (10000000), FILL_EVENTS
 # (200000), INGEST_RATE (events/s during reads, 20000), INGEST_TICK (how often the ingest
 # generator wakes and sends what is due during reads, 10ms), PIPELINE (requests per write for the
-# scaling reads, 16), FORWARD_PORT (12224), HTTP_PORT (12025), NGINX_PORT (12080, and the next
-# port for the full-stream copy), SKIP_BUILD (1: use the binaries as they are).
+# scaling reads, 16), ROUNDS (rounds of each wrk read row, 3), FORWARD_PORT (12224), HTTP_PORT
+# (12025), NGINX_PORT (12080, and the next port for the full-stream copy), SKIP_BUILD (1: use
+# the binaries as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,6 +43,7 @@ FILL_EVENTS=${FILL_EVENTS:-200000}
 INGEST_RATE=${INGEST_RATE:-20000}
 INGEST_TICK=${INGEST_TICK:-10ms}
 PIPELINE=${PIPELINE:-16}
+ROUNDS=${ROUNDS:-3}
 FORWARD_PORT=${FORWARD_PORT:-12224}
 HTTP_PORT=${HTTP_PORT:-12025}
 NGINX_PORT=${NGINX_PORT:-12080}
@@ -364,11 +367,22 @@ wc -c <"$WORK/www/window.json" >"$OUT/window_bytes"
 wc -c <"$WORK/www/full.json" >"$OUT/full_bytes"
 start_nginx
 
+# Rounds alternate which server goes first, so a drift in the machine's speed (it is shared)
+# does not favour one of them; the report takes the median of the per-round ratios.
 for c in 1 16 64 256; do
-    log "3. reads alone, wrk, $c connection(s), /logs?from=END-110: vivo-exporter, then nginx"
-    measured "wrk_vivo_c$c" wrk_run "wrk_vivo_c$c" "$c" "$VIVO/logs?from=$WINDOW_FROM"
-    measured "wrk_nginx_c$c" wrk_run "wrk_nginx_c$c" "$c" "$NGINX/logs?from=$WINDOW_FROM"
+    for round in $(seq "$ROUNDS"); do
+        log "3. reads alone, wrk, $c connection(s), /logs?from=END-110, round $round of $ROUNDS"
+        order=(vivo nginx)
+        [ $((round % 2)) = 1 ] || order=(nginx vivo)
+        for who in "${order[@]}"; do
+            url=$VIVO
+            [ "$who" = vivo ] || url=$NGINX
+            measured "wrk_${who}_c${c}_r$round" wrk_run "wrk_${who}_c${c}_r$round" "$c" \
+                "$url/logs?from=$WINDOW_FROM"
+        done
+    done
 done
+echo "$ROUNDS" >"$OUT/rounds"
 
 log "4. ingest alone at $INGEST_RATE events/s: sent every $INGEST_TICK, then one frame at a time"
 for tick in "$INGEST_TICK" 0s; do
