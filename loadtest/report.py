@@ -331,49 +331,75 @@ def main():
             text += f", {figures['cpu_ms_per_req'] * 1e3:.0f} {who} CPU-us per request"
         return text
 
-    ui, ui_nginx = results.k6("k6_ui_vivo"), results.k6("k6_ui_nginx", who="nginx")
+    baselines = [results.k6(f"k6_ui_vivo_r{n}") for n in range(1, rounds + 1)]
+    ui, ui_nginx = median_figures(baselines), results.k6("k6_ui_nginx", who="nginx")
     row(
-        "k6 UI poll from=END-110, 64 VUs, no ingest (the baseline of the next two rows)",
+        f"k6 UI poll from=END-110, 64 VUs, no ingest (the baseline of the next two rows), median of {rounds} rounds",
         ui_text(ui),
         ui_text(ui_nginx, "nginx"),
         f"{num(ratio(ui and ui['req_per_s'], ui_nginx and ui_nginx['req_per_s']), '', 2)} req/s; "
         f"ours: {limit(ui, 'server', 'k6')}; nginx: {limit(ui_nginx, 'nginx', 'k6')}",
         "(the baseline of the next two rows)",
         None,
-        {"vivo_exporter": ui, "nginx": ui_nginx},
-        ["k6_ui_vivo", "k6_ui_nginx"],
+        {"median": ui, "rounds": baselines, "nginx": ui_nginx},
+        [f"k6_ui_vivo_r{n}" for n in range(1, rounds + 1)] + ["k6_ui_nginx"],
     )
-    for name, during_name, label in (
+    for name, during_name, ceiling_name, label in (
         (
             "k6_ui_vivo_ingest",
             "ingest_during_ui",
+            "k6_ui_nginx_grown",
             "the issue's poll: each answer also holds the chunks that arrived since the VU's previous poll",
         ),
         (
             "k6_ui_vivo_ingest_kept",
             "ingest_during_ui_kept",
+            None,
             "window kept: from=END-110+G, G the VU's running average of chunks arriving between its polls, "
             "so answers hold 111 chunks on average as without ingest",
         ),
     ):
-        ours, during = results.k6(name), results.read(f"{during_name}.json")
-        r = ratio(ours and ours["req_per_s"], ui and ui["req_per_s"])
-        p = ratio(ours and ours["p99_ms"], ui and ui["p99_ms"])
-        b = ratio(ours and ours.get("mb_per_s"), ui and ui.get("mb_per_s"))
-        size = ratio(ours and ours.get("bytes_per_req"), ui and ui.get("bytes_per_req"))
-        cpu = ratio(ours and ours.get("cpu_ms_per_req"), ui and ui.get("cpu_ms_per_req"))
+        ceiling = ceiling_name and results.k6(ceiling_name, who="nginx")
+        pairs = []
+        for n, base in enumerate(baselines, start=1):
+            ours = results.k6(f"{name}_r{n}")
+            pairs.append(
+                {
+                    "vivo_exporter": ours,
+                    "ingest": results.read(f"{during_name}_r{n}.json"),
+                    "req_ratio": ratio(ours and ours["req_per_s"], base and base["req_per_s"]),
+                    "p99_factor": ratio(ours and ours["p99_ms"], base and base["p99_ms"]),
+                    "bytes_ratio": ratio(ours and ours.get("mb_per_s"), base and base.get("mb_per_s")),
+                    "size_ratio": ratio(ours and ours.get("bytes_per_req"), base and base.get("bytes_per_req")),
+                    "cpu_ratio": ratio(ours and ours.get("cpu_ms_per_req"), base and base.get("cpu_ms_per_req")),
+                }
+            )
+        r, p, b, size, cpu = (median([pair[k] for pair in pairs])
+                              for k in ("req_ratio", "p99_factor", "bytes_ratio", "size_ratio", "cpu_ratio"))
+        ours = median_figures([pair["vivo_exporter"] for pair in pairs])
+        during = median_figures([pair["ingest"] for pair in pairs])
+        each = ", ".join(f"{num(pair['req_ratio'], '', 2)}/{num(pair['p99_factor'], 'x', 2)}" for pair in pairs)
+        versus_ceiling = ""
+        if ceiling_name:
+            versus_ceiling = (
+                f"; vs nginx serving one answer of this median size, no ingest (k6's ceiling at this "
+                f"size): {num(ratio(ours and ours['req_per_s'], ceiling and ceiling['req_per_s']), '', 2)} req/s, "
+                f"{num(ratio(ours and ours['p99_ms'], ceiling and ceiling['p99_ms']), 'x', 2)} p99"
+            )
         row(
             f"k6 UI poll, 64 VUs, while ingesting {num(during and during['events_per_sec'])} events/s "
-            f"({num(during and during['frames_per_sec'])} chunks/s, sent every {tick}); {label}",
+            f"({num(during and during['frames_per_sec'])} chunks/s, sent every {tick}); {label}; "
+            f"median of {rounds} rounds",
             ui_text(ours),
-            "-",
-            f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99, {num(b, '', 2)} bytes/s "
-            f"({num(size, 'x', 2)} bytes per answer), {num(cpu, 'x', 2)} server CPU per request (ingest "
-            f"included); {limit(ours, 'server', 'k6')}",
+            ui_text(ceiling, "nginx") + " (same-size answers, no ingest)" if ceiling_name else "-",
+            f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99 (rounds: {each}), {num(b, '', 2)} "
+            f"bytes/s ({num(size, 'x', 2)} bytes per answer), {num(cpu, 'x', 2)} server CPU per request "
+            f"(ingest included); {limit(ours, 'server', 'k6')}{versus_ceiling}",
             f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x",
             None if r is None or p is None else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
-            {"vivo_exporter": ours, "ingest": during},
-            [name, "k6_ui_vivo"],
+            {"median": {"vivo_exporter": ours, "req_ratio": r, "p99_factor": p, "bytes_ratio": b,
+                        "size_ratio": size, "cpu_ratio": cpu}, "rounds": pairs, "nginx_same_size": ceiling},
+            [f"{name}_r{n}" for n in range(1, rounds + 1)] + ([ceiling_name] if ceiling_name else []),
         )
 
     # 4b. Tail follower and random ranges during ingest: their k6 thresholds.
