@@ -395,8 +395,14 @@ def main():
             f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99 (rounds: {each}), {num(b, '', 2)} "
             f"bytes/s ({num(size, 'x', 2)} bytes per answer), {num(cpu, 'x', 2)} server CPU per request "
             f"(ingest included); {limit(ours, 'server', 'k6')}{versus_ceiling}",
-            f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x",
-            None if r is None or p is None else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
+            # The target is on the poll; the kept window is our own variant, to
+            # see the same with answers as large as without ingest.
+            f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x"
+            if ceiling_name
+            else "(information: the issue's target is on the row above)",
+            None
+            if r is None or p is None or not ceiling_name
+            else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
             {"median": {"vivo_exporter": ours, "req_ratio": r, "p99_factor": p, "bytes_ratio": b,
                         "size_ratio": size, "cpu_ratio": cpu}, "rounds": pairs, "nginx_same_size": ceiling},
             [f"{name}_r{n}" for n in range(1, rounds + 1)] + ([ceiling_name] if ceiling_name else []),
