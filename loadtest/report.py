@@ -151,12 +151,14 @@ def median(values):
 
 
 def median_figures(runs):
-    """Each numeric figure's median over the runs measured (for the table's per-server text)."""
+    """Each numeric figure's median over the runs measured (for the table's per-server text): a
+    figure some run did not measure (None, or missing) is the median of the others."""
     runs = [run for run in runs if run]
     if not runs:
         return None
-    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return {k: median([run.get(k) for run in runs]) for k in keys}
+    numeric = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    keys = {k for run in runs for k, v in run.items() if numeric(v)}
+    return {k: median([run.get(k) for run in runs]) for k in sorted(keys)}
 
 
 def num(value, unit="", digits=0):
@@ -175,8 +177,8 @@ def reads(figures, who="server", tool=None):
     """Rate and p99, and with TOOL (the load tool's name) how busy WHO and the tool were."""
     if not figures:
         return "not measured"
-    text = f"{num(figures['req_per_s'])} req/s, p99 {num(figures['p99_ms'], ' ms', 2)}"
-    if tool and "busy" in figures:
+    text = f"{num(figures.get('req_per_s'))} req/s, p99 {num(figures.get('p99_ms'), ' ms', 2)}"
+    if tool and figures.get("busy") is not None:
         text += f"; {who} {pct(figures['busy'])} of a CPU, {tool} {pct(figures['tool_busy'])}"
         if figures.get("ingest_generator_busy"):
             text += f", ingest generator {pct(figures['ingest_generator_busy'])}"
@@ -185,7 +187,7 @@ def reads(figures, who="server", tool=None):
 
 def limit(figures, who="server", tool="the load tool"):
     """Who limited a closed-loop run: WHO when it was busy, else (say so) the tool."""
-    if not figures or "busy" not in figures:
+    if not figures or figures.get("busy") is None:
         return "limit unknown"
     name = "the server" if who == "server" else who
     if figures["busy"] >= LIMIT_BUSY:
@@ -334,79 +336,102 @@ def main():
     baselines = [results.k6(f"k6_ui_vivo_r{n}") for n in range(1, rounds + 1)]
     ui, ui_nginx = median_figures(baselines), results.k6("k6_ui_nginx", who="nginx")
     row(
-        f"k6 UI poll from=END-110, 64 VUs, no ingest (the baseline of the next two rows), median of {rounds} rounds",
+        f"k6 UI poll from=END-110, 64 VUs, no ingest (the baseline of the next rows), median of {rounds} rounds",
         ui_text(ui),
         ui_text(ui_nginx, "nginx"),
         f"{num(ratio(ui and ui['req_per_s'], ui_nginx and ui_nginx['req_per_s']), '', 2)} req/s; "
         f"ours: {limit(ui, 'server', 'k6')}; nginx: {limit(ui_nginx, 'nginx', 'k6')}",
-        "(the baseline of the next two rows)",
+        "(the baseline of the next rows)",
         None,
         {"median": ui, "rounds": baselines, "nginx": ui_nginx},
         [f"k6_ui_vivo_r{n}" for n in range(1, rounds + 1)] + ["k6_ui_nginx"],
     )
-    for name, during_name, ceiling_name, label in (
+    def versus(ours, base):
+        """Each figure of a phase against the same round's phase BASE."""
+        get = lambda figures, key: figures and figures.get(key)
+        return {
+            f"{key}_{suffix}": ratio(get(ours, key), get(base, key))
+            for key, suffix in (("req_per_s", "ratio"), ("p99_ms", "factor"), ("mb_per_s", "ratio"),
+                                ("bytes_per_req", "ratio"), ("cpu_ms_per_req", "ratio"))
+        }
+
+    same_size = [results.k6(f"k6_ui_vivo_same_size_r{n}") for n in range(1, rounds + 1)]
+    for name, during_name, label in (
         (
             "k6_ui_vivo_ingest",
             "ingest_during_ui",
-            "k6_ui_nginx_grown",
             "the issue's poll: each answer also holds the chunks that arrived since the VU's previous poll",
         ),
         (
             "k6_ui_vivo_ingest_kept",
             "ingest_during_ui_kept",
-            None,
             "window kept: from=END-110+G, G the VU's running average of chunks arriving between its polls, "
             "so answers hold 111 chunks on average as without ingest",
         ),
     ):
-        ceiling = ceiling_name and results.k6(ceiling_name, who="nginx")
+        issues_poll = name == "k6_ui_vivo_ingest"
         pairs = []
-        for n, base in enumerate(baselines, start=1):
+        for n in range(1, rounds + 1):
             ours = results.k6(f"{name}_r{n}")
-            pairs.append(
-                {
-                    "vivo_exporter": ours,
-                    "ingest": results.read(f"{during_name}_r{n}.json"),
-                    "req_ratio": ratio(ours and ours["req_per_s"], base and base["req_per_s"]),
-                    "p99_factor": ratio(ours and ours["p99_ms"], base and base["p99_ms"]),
-                    "bytes_ratio": ratio(ours and ours.get("mb_per_s"), base and base.get("mb_per_s")),
-                    "size_ratio": ratio(ours and ours.get("bytes_per_req"), base and base.get("bytes_per_req")),
-                    "cpu_ratio": ratio(ours and ours.get("cpu_ms_per_req"), base and base.get("cpu_ms_per_req")),
-                }
-            )
-        r, p, b, size, cpu = (median([pair[k] for pair in pairs])
-                              for k in ("req_ratio", "p99_factor", "bytes_ratio", "size_ratio", "cpu_ratio"))
+            pair = {"vivo_exporter": ours, "ingest": results.read(f"{during_name}_r{n}.json"),
+                    "vs_no_ingest": versus(ours, baselines[n - 1])}
+            if issues_poll:
+                pair["vs_same_size"] = versus(ours, same_size[n - 1])
+            pairs.append(pair)
+        figure = lambda against, key: median([pair[against][key] for pair in pairs])
+        r, p = figure("vs_no_ingest", "req_per_s_ratio"), figure("vs_no_ingest", "p99_ms_factor")
         ours = median_figures([pair["vivo_exporter"] for pair in pairs])
         during = median_figures([pair["ingest"] for pair in pairs])
-        each = ", ".join(f"{num(pair['req_ratio'], '', 2)}/{num(pair['p99_factor'], 'x', 2)}" for pair in pairs)
-        versus_ceiling = ""
-        if ceiling_name:
-            versus_ceiling = (
-                f"; vs nginx serving one answer of this median size, no ingest (k6's ceiling at this "
-                f"size): {num(ratio(ours and ours['req_per_s'], ceiling and ceiling['req_per_s']), '', 2)} req/s, "
-                f"{num(ratio(ours and ours['p99_ms'], ceiling and ceiling['p99_ms']), 'x', 2)} p99"
+        each = ", ".join(
+            f"{num(pair['vs_no_ingest']['req_per_s_ratio'], '', 2)}/{num(pair['vs_no_ingest']['p99_ms_factor'], 'x', 2)}"
+            for pair in pairs
+        )
+        ratio_text = (
+            f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99 (rounds: {each}), "
+            f"{num(figure('vs_no_ingest', 'mb_per_s_ratio'), '', 2)} bytes/s "
+            f"({num(figure('vs_no_ingest', 'bytes_per_req_ratio'), 'x', 2)} bytes per answer), "
+            f"{num(figure('vs_no_ingest', 'cpu_ms_per_req_ratio'), 'x', 2)} server CPU per request "
+            f"(ingest included); {limit(ours, 'server', 'k6')}"
+        )
+        if issues_poll:
+            same = ", ".join(f"{num(pair['vs_same_size']['req_per_s_ratio'], '', 2)}" for pair in pairs)
+            ratio_text += (
+                f"; vs no ingest with answers of the same size (next row): "
+                f"{num(figure('vs_same_size', 'req_per_s_ratio'), '', 2)} req/s (rounds: {same}), "
+                f"{num(figure('vs_same_size', 'p99_ms_factor'), 'x', 2)} p99, "
+                f"{num(figure('vs_same_size', 'cpu_ms_per_req_ratio'), 'x', 2)} server CPU per request"
             )
         row(
-            f"k6 UI poll, 64 VUs, while ingesting {num(during and during['events_per_sec'])} events/s "
-            f"({num(during and during['frames_per_sec'])} chunks/s, sent every {tick}); {label}; "
+            f"k6 UI poll, 64 VUs, while ingesting {num(during and during.get('events_per_sec'))} events/s "
+            f"({num(during and during.get('frames_per_sec'))} chunks/s, sent every {tick}); {label}; "
             f"median of {rounds} rounds",
             ui_text(ours),
-            ui_text(ceiling, "nginx") + " (same-size answers, no ingest)" if ceiling_name else "-",
-            f"vs no ingest: {num(r, '', 2)} req/s, {num(p, 'x', 2)} p99 (rounds: {each}), {num(b, '', 2)} "
-            f"bytes/s ({num(size, 'x', 2)} bytes per answer), {num(cpu, 'x', 2)} server CPU per request "
-            f"(ingest included); {limit(ours, 'server', 'k6')}{versus_ceiling}",
-            # The issue's target is on the issue's poll; the kept window is our own variant, to
-            # see the same with answers as large as without ingest.
+            "-",
+            ratio_text,
+            # The issue's target is on the issue's poll; the kept window is our own variant.
             f">= {TARGET_INGEST_RATIO:.0%} of no-ingest req/s, p99 <= {TARGET_INGEST_P99_FACTOR:g}x"
-            if ceiling_name
-            else "(information: the issue's target is on the row above)",
+            if issues_poll
+            else "(information: the issue's target is on the issue's poll)",
             None
-            if r is None or p is None or not ceiling_name
+            if r is None or p is None or not issues_poll
             else r >= TARGET_INGEST_RATIO and p <= TARGET_INGEST_P99_FACTOR,
-            {"median": {"vivo_exporter": ours, "req_ratio": r, "p99_factor": p, "bytes_ratio": b,
-                        "size_ratio": size, "cpu_ratio": cpu}, "rounds": pairs, "nginx_same_size": ceiling},
-            [f"{name}_r{n}" for n in range(1, rounds + 1)] + ([ceiling_name] if ceiling_name else []),
+            {"median": {"vivo_exporter": ours, "req_ratio": r, "p99_factor": p}, "rounds": pairs},
+            [f"{name}_r{n}" for n in range(1, rounds + 1)],
         )
+        if issues_poll:
+            same = median_figures(same_size)
+            row(
+                f"k6 UI poll, 64 VUs, no ingest, answers as large as the issue's poll got during ingest "
+                f"(each round: that round's mean chunks per answer); median of {rounds} rounds",
+                ui_text(same),
+                "-",
+                f"vs no ingest at 111 chunks: {num(ratio(same and same.get('req_per_s'), ui and ui.get('req_per_s')), '', 2)} "
+                f"req/s: what the larger answers alone cost; {limit(same, 'server', 'k6')}",
+                "(information: the comparison for the row above)",
+                None,
+                {"median": same, "rounds": same_size},
+                [f"k6_ui_vivo_same_size_r{n}" for n in range(1, rounds + 1)],
+            )
 
     # 4b. Tail follower and random ranges during ingest: their k6 thresholds.
     for name, label in (
@@ -509,6 +534,7 @@ def main():
         one = median_figures([pair["one_worker"] for pair in pairs])
         two = median_figures([pair["two_workers"] for pair in pairs])
         threads_two = pairs[-1]["threads_two"] if pairs else None
+        idle = "".join(dict.fromkeys(idle_worker(pair["threads_two"]) for pair in pairs))
         rises = None if total is None else total > 1
         each = ", ".join(
             f"{num(pair['per_cpu_ratio'], '', 3)}/{num(pair['total_ratio'], 'x', 2)}" for pair in pairs
@@ -527,7 +553,7 @@ def main():
             f"(1 worker: {split(pairs[-1]['threads_one'] if pairs else None)})",
             "-",
             f"{num(per_cpu, '', 3)} per CPU-s{band(per_cpu)}; total {num(total, 'x', 3)} (rises: {verdict(rises)})"
-            f" (rounds: {each}){idle_worker(threads_two)}; 1 worker: {limit(one, 'server', 'wrk')}",
+            f" (rounds: {each}){idle}; 1 worker: {limit(one, 'server', 'wrk')}",
             f"per CPU-s not below 1 worker's by more than {TARGET_SCALE_TOLERANCE:.0%}, total rate rises",
             None if per_cpu is None else per_cpu >= 1 - TARGET_SCALE_TOLERANCE and bool(rises),
             {"median": {"one_worker": one, "two_workers": two, "per_cpu_ratio": per_cpu, "total_ratio": total},

@@ -15,11 +15,11 @@
 #   4. ingest alone at 20k events/s (what it costs the server, sent every 10 ms and one frame at
 #      a time); k6 Vivo-UI poll with 64 VUs, without ingest and with 20k events/s of concurrent
 #      ingest (the issue's poll, whose answers grow with the stream, and a poll that keeps them at
-#      111 chunks), ROUNDS times; a tail follower and random ranges during ingest;
+#      111 chunks), and without ingest with answers as large as that round's growing ones,
+#      ROUNDS times; a tail follower and random ranges during ingest;
 #   5. full 20 MB reads with 4 k6 VUs;
 #   6. nginx (1 worker, pinned to CPU 0) serving the exact bodies of the same requests from files,
-#      through the same wrk and k6 runs: the ceiling; and, for the UI poll during ingest, an
-#      answer of the median size the poll got then (k6's own ceiling at that size);
+#      through the same wrk and k6 runs: the ceiling;
 #   7. the server's RSS with the full stream after the reads;
 #   8. reads scale with cores: tail reads (from=NEXT, empty answers), wrk pipelining 16 requests
 #      per write on 64 and on 256 connections, per server CPU-second and in total, with 1 HTTP
@@ -32,9 +32,9 @@
 # Environment: DURATION (seconds per read phase, 10), INGEST_EVENTS (10000000), FILL_EVENTS
 # (200000), INGEST_RATE (events/s during reads, 20000), INGEST_TICK (how often the ingest
 # generator wakes and sends what is due during reads, 10ms), PIPELINE (requests per write for the
-# scaling reads, 16), ROUNDS (rounds of each wrk read row, 3), FORWARD_PORT (12224), HTTP_PORT
-# (12025), NGINX_PORT (12080, and the next two ports for the full-stream and grown copies),
-# SKIP_BUILD (1: use the binaries as they are).
+# scaling reads, 16), ROUNDS (rounds of the wrk window reads, the UI polls and the scaling reads,
+# 3), FORWARD_PORT (12224), HTTP_PORT (12025), NGINX_PORT (12080, and the next port for the
+# full-stream copy), SKIP_BUILD (1: use the binaries as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,15 +46,14 @@ INGEST_RATE=${INGEST_RATE:-20000}
 INGEST_TICK=${INGEST_TICK:-10ms}
 PIPELINE=${PIPELINE:-16}
 ROUNDS=${ROUNDS:-3}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: ROUNDS must be a positive whole number" >&2; exit 1; }
 FORWARD_PORT=${FORWARD_PORT:-12224}
 HTTP_PORT=${HTTP_PORT:-12025}
 NGINX_PORT=${NGINX_PORT:-12080}
 NGINX_FULL_PORT=$((NGINX_PORT + 1))
-NGINX_GROWN_PORT=$((NGINX_PORT + 2))
 VIVO=http://127.0.0.1:$HTTP_PORT
 NGINX=http://127.0.0.1:$NGINX_PORT
 NGINX_FULL=http://127.0.0.1:$NGINX_FULL_PORT
-NGINX_GROWN=http://127.0.0.1:$NGINX_GROWN_PORT
 CLK_TCK=$(getconf CLK_TCK)
 BUDGET=20000000
 # Bounds for anything that could hang: a tool gets its duration plus this.
@@ -279,7 +278,7 @@ stop_server() {
 
 # The exact bodies of the window and full-stream requests, with their Vivo headers, served by
 # one nginx worker pinned to CPU 0 like the server.
-nginx_config() {
+start_nginx() {
     local dir=$WORK/nginx
     mkdir -p "$dir/tmp"
     chmod -R a+rX "$WORK"
@@ -323,15 +322,8 @@ $(location window)
         listen 127.0.0.1:$NGINX_FULL_PORT;
 $(location full)
     }
-$([ ! -e "$WORK/www/grown.json" ] || printf '    server {\n        listen 127.0.0.1:%s;\n%s\n    }\n' \
-    "$NGINX_GROWN_PORT" "$(location grown)")
 }
 EOF
-}
-
-start_nginx() {
-    local dir=$WORK/nginx
-    nginx_config
     taskset -c 0 "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
     NGINX_PID=$!
     PIDS+=("$NGINX_PID")
@@ -344,25 +336,6 @@ start_nginx() {
     cmp -s <(curl -s "$NGINX/logs") "$WORK/www/window.json" || die "nginx does not serve the window body"
 }
 
-# nginx_add_grown ENTRIES: nginx also serves, on its third port, the newest ENTRIES entries of
-# the logs stream as they are now, with their Vivo headers (a configuration reload): k6's own
-# ceiling for answers of that size.
-nginx_add_grown() {
-    local next
-    next=$(next_id "$VIVO")
-    curl -s -D "$WORK/www/grown.headers" -o "$WORK/www/grown.json" "$VIVO/logs?from=$((next - $1))"
-    nginx_config
-    kill -HUP "$NGINX_PID"
-    local tries=0
-    until cmp -s <(curl -s --max-time 1 "$NGINX_GROWN/logs") "$WORK/www/grown.json"; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 50 ] || die "nginx did not serve the grown body: $(cat "$WORK/nginx/error.log")"
-        sleep 0.1
-    done
-    # The old worker leaves once its connections are gone; the CPU figures read the new one.
-    sleep 1
-}
-
 # --- the run ---------------------------------------------------------------------------------
 
 install_tools
@@ -370,7 +343,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building release binaries"
     cargo build --release --quiet --bin vivo-exporter --bin vivo-loadgen
 fi
-for port in "$FORWARD_PORT" "$HTTP_PORT" "$NGINX_PORT" "$NGINX_FULL_PORT" "$NGINX_GROWN_PORT"; do
+for port in "$FORWARD_PORT" "$HTTP_PORT" "$NGINX_PORT" "$NGINX_FULL_PORT"; do
     port_free "$port" || die "port $port on 127.0.0.1 is in use (set FORWARD_PORT, HTTP_PORT, NGINX_PORT)"
 done
 write_config
@@ -422,12 +395,18 @@ done
 echo "$INGEST_TICK" >"$OUT/ingest_tick"
 
 # Rounds again (k6 on one CPU is the limit of these phases and its speed drifts): each round
-# runs the three phases, in reverse order every other round; the report compares each round's
-# ingest phases with the same round's baseline.
+# runs the phases in reverse order every other round, and the report compares each round's
+# ingest phases with the same round's baseline. "same size" polls without ingest with answers as
+# large as that round's growing ones (its mean chunks per answer), so the effect of the ingest
+# can be told from the effect of the larger answers.
+answer_chunks() {
+    python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["metrics"]["answer_entries"]["avg"]))' \
+        "$1" 2>/dev/null || echo 111
+}
 for round in $(seq "$ROUNDS"); do
-    log "4. k6 UI poll, 64 VUs, round $round of $ROUNDS: no ingest, and with $INGEST_RATE events/s (growing and kept windows)"
-    phases=(idle growing kept)
-    [ $((round % 2)) = 1 ] || phases=(kept growing idle)
+    log "4. k6 UI poll, 64 VUs, round $round of $ROUNDS: no ingest, with $INGEST_RATE events/s (growing and kept windows), no ingest at the growing size"
+    phases=(idle growing same_size kept)
+    [ $((round % 2)) = 1 ] || phases=(kept growing same_size idle)
     for phase in "${phases[@]}"; do
         case $phase in
         idle)
@@ -438,6 +417,11 @@ for round in $(seq "$ROUNDS"); do
             measured "k6_ui_vivo_ingest_r$round" k6_run "k6_ui_vivo_ingest_r$round" ui_poll "$VIVO" \
                 -e VUS=64 -e P99_MS=300
             ingest_wait
+            ;;
+        same_size)
+            chunks=$(answer_chunks "$OUT/k6_ui_vivo_ingest_r$round.json")
+            measured "k6_ui_vivo_same_size_r$round" k6_run "k6_ui_vivo_same_size_r$round" ui_poll "$VIVO" \
+                -e VUS=64 -e P99_MS=300 -e WINDOW=$((chunks - 1))
             ;;
         kept)
             ingest_start "ingest_during_ui_kept_r$round"
@@ -450,23 +434,6 @@ for round in $(seq "$ROUNDS"); do
 done
 log "4. k6 UI poll, 64 VUs, nginx"
 measured k6_ui_nginx k6_run k6_ui_nginx ui_poll "$NGINX" -e VUS=64 -e P99_MS=200
-# The issue's poll during ingest gets larger answers (the stream grows between two polls of a
-# VU); nginx serving one answer of their median size shows what k6 can read at that size.
-grown=$(python3 - "$OUT" "$ROUNDS" <<'PY'
-import json, statistics, sys
-sizes = []
-for n in range(1, int(sys.argv[2]) + 1):
-    try:
-        metrics = json.load(open(f"{sys.argv[1]}/k6_ui_vivo_ingest_r{n}.json"))["metrics"]
-        sizes.append(metrics["answer_entries"]["avg"])
-    except (OSError, KeyError, ValueError):
-        pass
-print(round(statistics.median(sizes)) if sizes else 111)
-PY
-)
-log "4. k6 UI poll, 64 VUs, nginx serving answers of $grown entries (the median answer during ingest)"
-nginx_add_grown "$grown"
-measured k6_ui_nginx_grown k6_run k6_ui_nginx_grown ui_poll "$NGINX_GROWN" -e VUS=64 -e P99_MS=300
 
 log "4b. k6 tail follower (8 VUs) and random ranges (16 VUs) during ingest"
 ingest_start ingest_during_tail
