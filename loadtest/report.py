@@ -200,6 +200,8 @@ def main():
     result_path = Path(sys.argv[2])
     meta = results.read("meta.json") or {}
     results.cpus = meta.get("cpus", 2)
+    # Phases measured in rounds (wrk window reads, UI polls, scaling) end in _r1, _r2, …
+    rounds = results.read("rounds") or 1
     rows = []
 
     def row(workload, ours, ceiling, ratio_text, target, met, figures, phases):
@@ -242,7 +244,6 @@ def main():
 
     # 3. Reads alone, wrk: ROUNDS rounds per connection count, alternating with nginx.
     window_kb = (results.read("window_bytes") or 0) / 1e3
-    rounds = results.read("rounds") or 1
     for c in (1, 16, 64, 256):
         pairs = []
         for n in range(1, rounds + 1):
@@ -533,7 +534,7 @@ def main():
         total = median([pair["total_ratio"] for pair in pairs])
         one = median_figures([pair["one_worker"] for pair in pairs])
         two = median_figures([pair["two_workers"] for pair in pairs])
-        threads_two = pairs[-1]["threads_two"] if pairs else None
+        last = pairs[-1]
         idle = "".join(dict.fromkeys(idle_worker(pair["threads_two"]) for pair in pairs))
         rises = None if total is None else total > 1
         each = ", ".join(
@@ -549,8 +550,8 @@ def main():
             else f"{num(two.get('req_per_cpu_s'))} vs {num(one.get('req_per_cpu_s'))} req per server CPU-s "
             f"(utime+stime); {num(two['req_per_s'])} vs {num(one['req_per_s'])} req/s; server "
             f"{pct(two.get('busy'))} vs {pct(one.get('busy'))} of a CPU, wrk {pct(two.get('tool_busy'))} vs "
-            f"{pct(one.get('tool_busy'))}; CPU-s per worker thread in the last round: {split(threads_two)} "
-            f"(1 worker: {split(pairs[-1]['threads_one'] if pairs else None)})",
+            f"{pct(one.get('tool_busy'))}; CPU-s per worker thread in the last round: "
+            f"{split(last['threads_two'])} (1 worker: {split(last['threads_one'])})",
             "-",
             f"{num(per_cpu, '', 3)} per CPU-s{band(per_cpu)}; total {num(total, 'x', 3)} (rises: {verdict(rises)})"
             f" (rounds: {each}){idle}; 1 worker: {limit(one, 'server', 'wrk')}",

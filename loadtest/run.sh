@@ -370,14 +370,23 @@ wc -c <"$WORK/www/window.json" >"$OUT/window_bytes"
 wc -c <"$WORK/www/full.json" >"$OUT/full_bytes"
 start_nginx
 
-# Rounds alternate which server goes first, so a drift in the machine's speed (it is shared)
-# does not favour one of them; the report takes the median of the per-round ratios.
+# in_round_order ROUND ITEM…: the items, reversed in even rounds. Rounds alternate which side
+# goes first, so a drift in the machine's speed (it is shared) does not favour one of them; the
+# report takes the median of the per-round ratios.
+in_round_order() {
+    local round=$1
+    shift
+    if [ $((round % 2)) = 1 ]; then
+        echo "$@"
+    else
+        printf '%s\n' "$@" | tac | tr '\n' ' '
+    fi
+}
+
 for c in 1 16 64 256; do
     for round in $(seq "$ROUNDS"); do
         log "3. reads alone, wrk, $c connection(s), /logs?from=END-110, round $round of $ROUNDS"
-        order=(vivo nginx)
-        [ $((round % 2)) = 1 ] || order=(nginx vivo)
-        for who in "${order[@]}"; do
+        for who in $(in_round_order "$round" vivo nginx); do
             url=$VIVO
             [ "$who" = vivo ] || url=$NGINX
             measured "wrk_${who}_c${c}_r$round" wrk_run "wrk_${who}_c${c}_r$round" "$c" \
@@ -394,20 +403,18 @@ for tick in "$INGEST_TICK" 0s; do
 done
 echo "$INGEST_TICK" >"$OUT/ingest_tick"
 
-# Rounds again (k6 on one CPU is the limit of these phases and its speed drifts): each round
-# runs the phases in reverse order every other round, and the report compares each round's
-# ingest phases with the same round's baseline. "same size" polls without ingest with answers as
-# large as that round's growing ones (its mean chunks per answer), so the effect of the ingest
-# can be told from the effect of the larger answers.
+# Rounds again (k6 on one CPU is the limit of these phases and its speed drifts), and the
+# report compares each round's ingest phases with the same round's baseline. "same size" polls
+# without ingest with answers as large as that round's growing ones (its mean chunks per
+# answer), so the effect of the ingest can be told from the effect of the larger answers.
 answer_chunks() {
     python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["metrics"]["answer_entries"]["avg"]))' \
         "$1" 2>/dev/null || echo 111
 }
 for round in $(seq "$ROUNDS"); do
     log "4. k6 UI poll, 64 VUs, round $round of $ROUNDS: no ingest, with $INGEST_RATE events/s (growing and kept windows), no ingest at the growing size"
-    phases=(idle growing same_size kept)
-    [ $((round % 2)) = 1 ] || phases=(kept growing same_size idle)
-    for phase in "${phases[@]}"; do
+    # "growing" is followed by "same size" in both orders: it needs that round's growing answers.
+    for phase in $(in_round_order "$round" idle growing kept); do
         case $phase in
         idle)
             measured "k6_ui_vivo_r$round" k6_run "k6_ui_vivo_r$round" ui_poll "$VIVO" -e VUS=64 -e P99_MS=200
@@ -417,8 +424,6 @@ for round in $(seq "$ROUNDS"); do
             measured "k6_ui_vivo_ingest_r$round" k6_run "k6_ui_vivo_ingest_r$round" ui_poll "$VIVO" \
                 -e VUS=64 -e P99_MS=300
             ingest_wait
-            ;;
-        same_size)
             chunks=$(answer_chunks "$OUT/k6_ui_vivo_ingest_r$round.json")
             measured "k6_ui_vivo_same_size_r$round" k6_run "k6_ui_vivo_same_size_r$round" ui_poll "$VIVO" \
                 -e VUS=64 -e P99_MS=300 -e WINDOW=$((chunks - 1))
@@ -454,9 +459,7 @@ stop_server
 log "8. reads scale with cores: tail reads from=NEXT, wrk pipelining $PIPELINE, 1 HTTP worker (CPU 0) vs 2 (CPUs 0-1), $ROUNDS alternating rounds"
 echo "$PIPELINE" >"$OUT/pipeline"
 for round in $(seq "$ROUNDS"); do
-    order=(1 2)
-    [ $((round % 2)) = 1 ] || order=(2 1)
-    for workers in "${order[@]}"; do
+    for workers in $(in_round_order "$round" 1 2); do
         cpus=0
         [ "$workers" = 1 ] || cpus=0,1
         start_server "$cpus" "$workers"
