@@ -59,6 +59,7 @@ pub struct Telemetry {
     accepted_batches: Family<InputLabel, Counter>,
     accepted_records: Family<InputLabel, Counter>,
     rejected: Family<InputLabel, Counter>,
+    tolerated: Family<InputLabel, Counter>,
     connections: Family<InputLabel, Counter>,
 }
 
@@ -115,6 +116,7 @@ impl Telemetry {
         let accepted_batches = Family::default();
         let accepted_records = Family::default();
         let rejected = Family::default();
+        let tolerated = Family::default();
         let connections = Family::default();
         registry.register(
             "input_accepted_batches",
@@ -132,6 +134,11 @@ impl Telemetry {
             rejected.clone(),
         );
         registry.register(
+            "input_tolerated",
+            "Messages accepted despite a deviation from the protocol, by kind",
+            tolerated.clone(),
+        );
+        registry.register(
             "input_connections",
             "Connections accepted by an input",
             connections.clone(),
@@ -142,6 +149,7 @@ impl Telemetry {
             accepted_batches,
             accepted_records,
             rejected,
+            tolerated,
             connections,
         }
     }
@@ -180,6 +188,16 @@ impl Telemetry {
             reason: reason.to_string(),
         };
         self.rejected.get_or_create(&label).inc();
+    }
+
+    /// Counts a message `input` accepted although it deviates from the protocol in a way real
+    /// producers do (`reason`: `size_mismatch`, `embedded_message`).
+    pub fn tolerated(&self, input: &str, reason: &str) {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        self.tolerated.get_or_create(&label).inc();
     }
 
     /// Counts a connection accepted by `input`.

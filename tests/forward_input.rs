@@ -1,4 +1,4 @@
-//! The Forward input over real sockets: every protocol mode, acks, the 31 Fluent Bit vectors,
+//! The Forward input over real sockets: every protocol mode, acks, the 32 Fluent Bit vectors,
 //! tag options, ordering, each kind of bad input (and the service serving afterwards), the
 //! secure-forward handshake, arbitrary bytes, and a real third-party client (Python's
 //! `fluent-logger`).
@@ -250,26 +250,150 @@ fn compressed_packed_forward_with_one_and_two_gzip_members() {
     assert_eq!(entry_lines(fx.http, "/logs", 1), expected);
 }
 
+/// `vivo_input_tolerated_total` of `input` for `reason` (from /internal/metrics), 0 if absent.
+fn tolerated(http: SocketAddr, input: &str, reason: &str) -> u64 {
+    let text = get(http, "/internal/metrics").text();
+    let prefix = format!("vivo_input_tolerated_total{{input=\"{input}\",reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
 #[test]
-fn size_mismatch_is_rejected_and_not_acknowledged() {
-    // Forward mode: checked when the message is parsed.
+fn size_is_advisory_mismatches_are_stored_acked_and_counted() {
+    let fx = start_forward("");
+    let t = || uint(u64::from(T));
+    // Forward mode declaring 2 entries, holding 1.
     let forward = arr(&[
         s("app"),
-        arr(&[entry(uint(u64::from(T)), rec("bad", 0))]),
-        map(&[("size", uint(2)), ("chunk", s("bad"))]),
+        arr(&[entry(t(), rec("forward", 0))]),
+        map(&[("size", uint(2)), ("chunk", s("c1"))]),
     ]);
-    bad_message_is_refused(&forward);
-    // Compressed packed: checked after decompression, on the worker.
+    // CompressedPackedForward declaring 5, holding 1 (checked after decompression).
     let packed = arr(&[
         s("app"),
-        bin(&gzip(&entry(uint(u64::from(T)), rec("bad", 0)))),
+        bin(&gzip(&entry(t(), rec("gzip", 1)))),
         map(&[
             ("compressed", s("gzip")),
             ("size", uint(5)),
-            ("chunk", s("bad")),
+            ("chunk", s("c2")),
         ]),
     ]);
-    bad_message_is_refused(&packed);
+    // PackedForward declaring the payload's byte length, as npm fluent-logger 3.x does.
+    let payload = [entry(t(), rec("bytes", 2)), entry(t(), rec("bytes", 3))].concat();
+    let bytes = arr(&[
+        s("app"),
+        bin(&payload),
+        map(&[
+            ("chunk", s("c3")),
+            ("size", uint(payload.len() as u64)),
+            ("compressed", s("text")),
+        ]),
+    ]);
+    // A correct size is not counted.
+    let exact = arr(&[
+        s("app"),
+        arr(&[entry(t(), rec("exact", 4))]),
+        map(&[("size", uint(1)), ("chunk", s("c4"))]),
+    ]);
+    let mut stream = connect(fx.fwd);
+    for (message, chunk) in [
+        (&forward, "c1"),
+        (&packed, "c2"),
+        (&bytes, "c3"),
+        (&exact, "c4"),
+    ] {
+        stream.write_all(message).unwrap();
+        assert_eq!(read_reply(&mut stream), ack(chunk));
+    }
+    let at = |msg: &str, n: u64| line(T_NS, "app", "", msg, n);
+    assert_eq!(
+        lines(fx.http, "/logs"),
+        [
+            at("forward", 0),
+            at("gzip", 1),
+            at("bytes", 2),
+            at("bytes", 3),
+            at("exact", 4)
+        ]
+    );
+    assert_eq!(tolerated(fx.http, "forward.0", "size_mismatch"), 3);
+    assert_eq!(rejected_total(fx.http, "forward.0"), 0);
+}
+
+#[test]
+fn logs_13_from_fluent_bit_gzip_with_a_miscounted_size_is_acked_and_served() {
+    let fx = start_forward("");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&vector_file("logs-13", ".meta.json")).unwrap();
+    let chunk = meta["options"]["chunk"].as_str().expect("a chunk");
+    send_acked(fx.fwd, &vector_file("logs-13", ".forward.msgpack"), chunk);
+    let response = get(fx.http, "/logs");
+    assert_eq!(response.body, vector_file("logs-13", ".expected.ndjson"));
+    assert_eq!(
+        response.header("Vivo-Stream-End-ID"),
+        Some("0"),
+        "one entry"
+    );
+    assert_eq!(tolerated(fx.http, "forward.0", "size_mismatch"), 1);
+}
+
+#[test]
+fn fluent_bit_4_1_stream_with_swallowed_messages_yields_all_7_records() {
+    let fx = start_forward("");
+    let dir = vectors_dir().join("streams");
+    let stream = std::fs::read(dir.join("fb412-otlp-forward.msgpack")).unwrap();
+    let expected =
+        String::from_utf8(std::fs::read(dir.join("fb412-otlp-forward.expected.ndjson")).unwrap())
+            .unwrap();
+    // As Fluent Bit sends it: one connection, no acks asked.
+    let _connection = send_new(fx.fwd, &stream);
+    let all = wait_lines(fx.http, "/logs", 7);
+    assert_eq!(all.join("\n") + "\n", expected);
+    // Each message, outer and swallowed, is its own entry, in the order they appear.
+    let per_entry: Vec<usize> = (0..5)
+        .map(|id| entry_lines(fx.http, "/logs", id).len())
+        .collect();
+    assert_eq!(per_entry, [1, 1, 2, 2, 1]);
+    assert_eq!(tolerated(fx.http, "forward.0", "embedded_message"), 2);
+    assert_eq!(rejected_total(fx.http, "forward.0"), 0);
+}
+
+#[test]
+fn swallowed_messages_get_their_own_acks_and_the_outer_keeps_its_entries() {
+    let fx = start_forward("");
+    let t = |n: u64| uint(u64::from(T) + n);
+    // The outer array declares 3 entries: one record, then a swallowed message asking for its
+    // own ack, then another record. The outer's options (and ack) follow.
+    let inner = arr(&[
+        s("inner"),
+        bin(&[entry(t(1), rec("inner", 1)), entry(t(2), rec("inner", 2))].concat()),
+        map(&[("chunk", s("inner-ack"))]),
+    ]);
+    let outer = arr(&[
+        s("outer"),
+        arr(&[
+            entry(t(0), rec("outer", 0)),
+            inner,
+            entry(t(3), rec("outer", 3)),
+        ]),
+        map(&[("chunk", s("outer-ack"))]),
+    ]);
+    let mut stream = send_new(fx.fwd, &outer);
+    assert_eq!(read_reply(&mut stream), ack("outer-ack"));
+    assert_eq!(read_reply(&mut stream), ack("inner-ack"));
+    let at = |tag: &str, n: u64| line(T_NS + n as i64 * 1_000_000_000, tag, "", tag, n);
+    assert_eq!(
+        entry_lines(fx.http, "/logs", 0),
+        [at("outer", 0), at("outer", 3)]
+    );
+    assert_eq!(
+        entry_lines(fx.http, "/logs", 1),
+        [at("inner", 1), at("inner", 2)]
+    );
+    // The connection is still in sync.
+    stream.write_all(&good("app", 9, "after")).unwrap();
+    assert_eq!(read_reply(&mut stream), ack("after"));
 }
 
 #[test]
@@ -285,7 +409,7 @@ fn ack_bytes_echo_the_chunk_exactly() {
     assert_eq!(lines(fx.http, "/logs"), [good_line("app", 0)]);
 }
 
-// ---- the 31 Fluent Bit vectors over the socket ----
+// ---- the 32 Fluent Bit vectors over the socket ----
 
 /// Vectors whose entry deliberately differs from Fluent Bit's (tests/vectors/README.md quirks,
 /// pinned in detail by tests/vectors_render.rs); all others must be byte-identical.
@@ -321,10 +445,10 @@ fn vector_file(name: &str, suffix: &str) -> Vec<u8> {
 }
 
 #[test]
-fn all_31_vectors_over_real_sockets() {
+fn all_32_vectors_over_real_sockets() {
     let fx = start_forward("");
     let names = vector_names();
-    assert_eq!(names.len(), 31);
+    assert_eq!(names.len(), 32);
     let mut next_id = std::collections::HashMap::new();
     let mut identical = 0;
     for name in &names {
@@ -370,8 +494,8 @@ fn all_31_vectors_over_real_sockets() {
         }
         *id += 1;
     }
-    assert_eq!(identical, 21);
-    assert_eq!(next_id.get("logs"), Some(&12));
+    assert_eq!(identical, 22);
+    assert_eq!(next_id.get("logs"), Some(&13));
     assert_eq!(next_id.get("metrics"), Some(&10));
     assert_eq!(next_id.get("traces"), Some(&9));
 }

@@ -1,8 +1,10 @@
-//! The 31 Fluent Bit v4.1.2 Forward vectors in `tests/vectors/`: each message, parsed and rendered
+//! The 32 Fluent Bit v4.1.2 Forward vectors in `tests/vectors/`: each message, parsed and rendered
 //! through the public API, must give the entry Fluent Bit's `vivo_exporter` stored, byte for byte,
 //! except for the deliberate differences listed in `tests/vectors/README.md` (invalid JSON made
 //! valid, invalid UTF-8 as U+FFFD, every context kept). For those, the exact text we produce is
 //! written out below, derived by hand from the expected file.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -159,9 +161,9 @@ fn assert_valid_json_lines(name: &str, text: &str) {
 }
 
 #[test]
-fn all_31_vectors_render_as_fluent_bit_except_deliberate_differences() {
+fn all_32_vectors_render_as_fluent_bit_except_deliberate_differences() {
     let names = vector_names();
-    assert_eq!(names.len(), 31, "vector count");
+    assert_eq!(names.len(), 32, "vector count");
     let mut differences = deliberate_differences();
     let mut identical = 0;
     for name in &names {
@@ -226,7 +228,60 @@ fn all_31_vectors_render_as_fluent_bit_except_deliberate_differences() {
         "differences listed for missing vectors: {:?}",
         differences.keys()
     );
-    assert_eq!(identical, 21, "vectors rendered byte-identically");
+    assert_eq!(identical, 22, "vectors rendered byte-identically");
+}
+
+#[test]
+fn logs_13_declares_a_size_that_is_not_its_entry_count() {
+    // Fluent Bit 4.1's gzip path: size counts the original chunk's group markers, which it
+    // stripped. The message is stored as it is; the mismatch is only reported.
+    let meta = meta("logs-13");
+    let msg = message::parse(
+        Bytes::from(read("logs-13", ".forward.msgpack")),
+        MAX_DECOMPRESSED,
+    )
+    .expect("parses");
+    assert_eq!(msg.declared_size(), meta["options"]["size"].as_u64());
+    let mut out = Vec::new();
+    let count = msg
+        .render(&mut out, RenderOptions::default())
+        .expect("renders");
+    assert_eq!(count.entries, meta["event_count"].as_u64().expect("count"));
+    assert_ne!(Some(count.entries), msg.declared_size());
+    assert_eq!(out, read("logs-13", ".expected.ndjson"));
+}
+
+#[test]
+fn a_miscounted_array_yields_every_message_it_swallowed() {
+    // tests/vectors/streams/fb412-otlp-forward: three top-level messages, the second of which
+    // swallowed two more. Frames are found by an independent msgpack reader (the tests' own, in common/forward.rs).
+    let dir = vectors_dir().join("streams");
+    let stream = fs::read(dir.join("fb412-otlp-forward.msgpack")).expect("stream");
+    let expected = fs::read(dir.join("fb412-otlp-forward.expected.ndjson")).expect("expected");
+    let mut rest = &stream[..];
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let len = common::forward::object_len(rest).expect("one whole msgpack object");
+        frames.push(Bytes::copy_from_slice(&rest[..len]));
+        rest = &rest[len..];
+    }
+    assert_eq!(frames.len(), 3, "top-level messages");
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Vec<Bytes> = frames.into_iter().rev().collect();
+    while let Some(frame) = pending.pop() {
+        let mut msg = message::parse(frame, MAX_DECOMPRESSED).expect("parses");
+        pending.extend(msg.take_embedded().into_iter().rev());
+        let mut out = Vec::new();
+        msg.render(&mut out, RenderOptions::default())
+            .expect("renders");
+        entries.push(out);
+    }
+    let lines_per_entry: Vec<usize> = entries
+        .iter()
+        .map(|e| e.split(|&b| b == b'\n').count() - 1)
+        .collect();
+    assert_eq!(lines_per_entry, [1, 1, 2, 2, 1]);
+    assert_eq!(entries.concat(), expected);
 }
 
 #[test]

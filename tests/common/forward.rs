@@ -77,8 +77,8 @@ pub fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// The length of the msgpack object at the start of `buf`, once complete (rmp's decoder).
-fn object_len(buf: &[u8]) -> Option<usize> {
+/// The length of the msgpack object at the start of `buf`, once complete (rmp's markers).
+pub fn object_len(buf: &[u8]) -> Option<usize> {
     let mut cur = buf;
     skip_object(&mut cur)?;
     Some(buf.len() - cur.len())

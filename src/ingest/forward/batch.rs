@@ -1,27 +1,50 @@
 //! A parsed Forward message as a pipeline batch.
 
+use std::sync::Arc;
+
 use super::message::ForwardMessage;
 use crate::pipeline::Batch;
 use crate::render::Renderer;
 use crate::signal::Signal;
+use crate::telemetry::Telemetry;
 
 /// Hands a [`ForwardMessage`] to the pipeline: the worker thread decompresses, validates and
 /// renders it, so the connection's task only frames and parses the outer shape.
-pub struct ForwardBatch(pub ForwardMessage);
+pub struct ForwardBatch {
+    /// The message to render.
+    pub message: ForwardMessage,
+    /// The input instance it came from, for the counters.
+    pub instance: Arc<str>,
+    /// Where a `size` that disagrees with the entries is counted.
+    pub telemetry: Arc<Telemetry>,
+}
 
 impl Batch for ForwardBatch {
     fn signal(&self) -> Signal {
-        self.0.signal()
+        self.message.signal()
     }
 
     fn tag(&self) -> &str {
-        self.0.tag()
+        self.message.tag()
     }
 
     fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String> {
-        self.0
+        let count = self
+            .message
             .render_with(renderer, out)
-            .map(|count| count.lines as u64)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Advisory only (see `message`): count and note it, store what the message holds.
+        if let Some(declared) = self.message.declared_size() {
+            if declared != count.entries {
+                self.telemetry.tolerated(&self.instance, "size_mismatch");
+                log::debug!(
+                    "[input:forward:{}] options.size is {declared} but the message holds {} \
+                     entries; stored what it holds",
+                    self.instance,
+                    count.entries
+                );
+            }
+        }
+        Ok(count.lines as u64)
     }
 }

@@ -66,7 +66,16 @@ where
     }
     let (outcomes_tx, outcomes_rx) = mpsc::channel(1024);
     let acker = tokio::spawn(acknowledge(writer, outcomes_rx, ctx.clone(), peer.clone()));
-    if let Err(closed) = read_loop(&mut reader, &mut buf, &mut framer, &ctx, &outcomes_tx).await {
+    if let Err(closed) = read_loop(
+        &mut reader,
+        &mut buf,
+        &mut framer,
+        &ctx,
+        &peer,
+        &outcomes_tx,
+    )
+    .await
+    {
         report(&ctx, &peer, &closed);
     }
     // Let the acknowledger answer what was accepted before the end, then it ends too.
@@ -79,47 +88,91 @@ async fn read_loop<R: AsyncRead>(
     buf: &mut BytesMut,
     framer: &mut Framer,
     ctx: &ConnectionContext,
+    peer: &str,
     outcomes: &mpsc::Sender<Pending>,
 ) -> Result<(), Closed> {
-    let max_decompressed = ctx.max_frame.saturating_mul(16).max(64 << 20);
+    let mut noted_embedded = false;
+    // Messages that a miscounted array swallowed are handled right after the message that
+    // holds them, in the order they appear (a stack, so nested ones come before later ones).
+    let mut frames: Vec<Bytes> = Vec::new();
     while let Some(frame) = next_frame(reader, buf, framer, ctx.chunk_size).await? {
-        let size = frame.len();
-        let mut message = match message::parse(frame.clone(), max_decompressed) {
-            Ok(message) => message,
-            Err(err) => {
-                // The frame was well delimited, so the stream is still in sync: drop only it,
-                // unless its sender waits for an ack, which must not hang until its timeout.
-                let refused = Pending::Refused {
-                    reason: err.to_string(),
-                    close: message::requests_ack(&frame),
-                };
-                if outcomes.send(refused).await.is_err() {
-                    return Ok(());
+        frames.push(frame);
+        while let Some(frame) = frames.pop() {
+            let mut message = match parse(&frame, ctx) {
+                Ok(message) => message,
+                Err(refused) => {
+                    if outcomes.send(refused).await.is_err() {
+                        return Ok(());
+                    }
+                    continue;
                 }
-                continue;
+            };
+            let embedded = message.take_embedded();
+            if !embedded.is_empty() {
+                note_embedded(ctx, peer, embedded.len(), &mut noted_embedded);
             }
-        };
-        // As Fluent Bit's in_forward: `tag_prefix` prefixes the message's own tag; otherwise
-        // `tag` replaces it.
-        if let Some(prefix) = &ctx.tag_prefix {
-            let tag = format!("{prefix}{}", message.tag());
-            message.set_tag(tag);
-        } else if let Some(tag) = &ctx.tag {
-            message.set_tag(tag.clone());
-        }
-        let ack = message.ack_response();
-        let batch = Box::new(ForwardBatch(message));
-        let outcome = ctx.pipeline.submit(ctx.instance.clone(), batch, size).await;
-        if outcomes
-            .send(Pending::Submitted { ack, outcome })
-            .await
-            .is_err()
-        {
-            // The acknowledger closed the connection after a rejected message.
-            return Ok(());
+            let own_size = frame.len() - embedded.iter().map(Bytes::len).sum::<usize>();
+            frames.extend(embedded.into_iter().rev());
+            let ack = message.ack_response();
+            let batch = Box::new(ForwardBatch {
+                message,
+                instance: ctx.instance.clone(),
+                telemetry: ctx.telemetry.clone(),
+            });
+            let outcome = ctx
+                .pipeline
+                .submit(ctx.instance.clone(), batch, own_size)
+                .await;
+            if outcomes
+                .send(Pending::Submitted { ack, outcome })
+                .await
+                .is_err()
+            {
+                // The acknowledger closed the connection after a rejected message.
+                return Ok(());
+            }
         }
     }
     Ok(())
+}
+
+/// Parses one frame and applies the input's tag settings; a refusal to report otherwise.
+fn parse(frame: &Bytes, ctx: &ConnectionContext) -> Result<message::ForwardMessage, Pending> {
+    let max_decompressed = ctx.max_frame.saturating_mul(16).max(64 << 20);
+    let mut message = message::parse(frame.clone(), max_decompressed).map_err(|err| {
+        // The frame was well delimited, so the stream is still in sync: drop only it, unless
+        // its sender waits for an ack, which must not hang until its timeout.
+        Pending::Refused {
+            reason: err.to_string(),
+            close: message::requests_ack(frame),
+        }
+    })?;
+    // As Fluent Bit's in_forward: `tag_prefix` prefixes the message's own tag; otherwise `tag`
+    // replaces it.
+    if let Some(prefix) = &ctx.tag_prefix {
+        let tag = format!("{prefix}{}", message.tag());
+        message.set_tag(tag);
+    } else if let Some(tag) = &ctx.tag {
+        message.set_tag(tag.clone());
+    }
+    Ok(message)
+}
+
+/// Counts messages found inside another message's entries and says so once per connection:
+/// the producer has a bug worth knowing about, but one line per message would flood the log.
+fn note_embedded(ctx: &ConnectionContext, peer: &str, count: usize, noted: &mut bool) {
+    for _ in 0..count {
+        ctx.telemetry.tolerated(&ctx.instance, "embedded_message");
+    }
+    if !*noted {
+        *noted = true;
+        log::info!(
+            "[input:forward:{}] {peer}: a Forward-mode array holds whole Forward messages (its \
+             header counts more entries than were sent, as Fluent Bit 4.1 does for OTLP logs); \
+             each is stored as the message it is (said once per connection)",
+            ctx.instance
+        );
+    }
 }
 
 /// What the acknowledger waits for, in arrival order.

@@ -16,12 +16,24 @@
 //! ctraces contexts, and a Forward-mode array (Fluent Bit's `fluentd_compat on`) holds entries
 //! `[time, [context…]]` (or `[time, context]`). Every context becomes one line.
 //!
-//! Options: `chunk` (str or bin, echoed in the ack), `size` (must equal the number of entries,
-//! group markers included; for packed payloads it is checked after decompression, at render
-//! time), `compressed` (`"gzip"`, or `"text"`/absent for none), `fluent_signal` (0/absent logs, 1
-//! metrics, 2 traces), `metadata` (a map; only used, and checked, in Message mode, where `size`
-//! is ignored). Unknown keys and non-string keys are ignored; when a known key repeats, its first
-//! occurrence counts.
+//! Options: `chunk` (str or bin, echoed in the ack), `size` (advisory, see below), `compressed`
+//! (`"gzip"`, or `"text"`/absent for none), `fluent_signal` (0/absent logs, 1 metrics, 2
+//! traces), `metadata` (a map; only used, and checked, in Message mode). Unknown keys and
+//! non-string keys are ignored; when a known key repeats, its first occurrence counts.
+//!
+//! **`size` is advisory.** The protocol says it is the number of entries, but real producers
+//! disagree: Fluent Bit 4.1's gzip path declares the entries of the original chunk (group
+//! markers it then strips included), the npm `fluent-logger` 3.x declares the payload's byte
+//! length. Fluent Bit's own forward input never reads it. So it never refuses a message: the
+//! entries the message holds are stored, and [`RenderedCount::entries`] lets the caller count a
+//! mismatch.
+//!
+//! **Swallowed messages.** Fluent Bit 4.1's forward output writes the entries-array header of a
+//! chunk holding OTLP logs with the chunk's object count (record plus group markers) but sends
+//! only the record, so the array swallows the next messages on the connection as "entries". An
+//! entry shaped like a Forward message (`[str tag, …]`, 2 to 4 elements) can never be a valid
+//! `[time, record]` entry, so [`parse`] sets it aside as a message of its own
+//! ([`ForwardMessage::take_embedded`]) and the outer message keeps its other entries.
 //!
 //! Stricter than Fluent Bit, so that nothing is silently misfiled or half-stored:
 //! `compressed: gzip` outside PackedForward, a non-logs signal in Message mode, unknown
@@ -78,14 +90,6 @@ pub enum MessageError {
         /// The cap, in bytes.
         limit: usize,
     },
-    /// `options.size` disagrees with the number of entries.
-    #[error("options.size is {declared} but the message holds {actual} entries")]
-    SizeMismatch {
-        /// The value of `options.size`.
-        declared: u64,
-        /// The entries actually present.
-        actual: u64,
-    },
     /// Nothing to store: no entries, or only group markers. Fluent Bit refuses to store an empty
     /// text too; the message is rejected without using an ID.
     #[error("the message holds no records")]
@@ -105,13 +109,16 @@ pub enum Mode {
     CompressedPackedForward,
 }
 
-/// How many lines a render produced.
+/// How many lines a render produced, and from how many entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderedCount {
     /// Lines written: log records, or cmetrics/ctraces contexts.
     pub lines: usize,
     /// Group-marker entries skipped (logs only).
     pub group_markers: usize,
+    /// Entries the message held, group markers included, embedded messages not: what
+    /// `options.size` should have said (for packed metrics and traces, the contexts).
+    pub entries: u64,
 }
 
 /// A parsed Forward message whose parts are slices of the received frame.
@@ -123,6 +130,8 @@ pub struct ForwardMessage {
     size: Option<u64>,
     max_decompressed: usize,
     body: Body,
+    /// Whole Forward messages found among the entries of a Forward-mode array, in order.
+    embedded: Vec<Bytes>,
 }
 
 /// The `chunk` option: its msgpack encoding (echoed verbatim in the ack) and its bytes.
@@ -140,8 +149,9 @@ enum Body {
         record: Bytes,
         metadata: Option<Bytes>,
     },
-    /// Forward mode: `count` entries, concatenated (the array's content without its header).
-    Entries { count: u32, entries: Bytes },
+    /// Forward mode: the array's entries, concatenated, in runs of adjacent entries (one run
+    /// unless embedded messages were set aside between them).
+    Entries { runs: Vec<Bytes> },
     /// (Compressed)PackedForward: the payload as received.
     Packed { payload: Bytes, gzip: bool },
 }
@@ -160,6 +170,7 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
         Head::Str(tag) => String::from_utf8_lossy(tag).into_owned(),
         _ => return Err(MessageError::Shape("the tag must be a string")),
     };
+    let mut embedded = Vec::new();
     let second = peek_head(cur)?;
     let body = match second {
         Head::Uint(_) | Head::Int(_) | Head::F32(_) | Head::F64(_) | Head::Ext(..) => {
@@ -181,14 +192,23 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
                 return Err(MessageError::Shape("Forward mode has at most 3 elements"));
             }
             next_head(&mut cur)?;
-            let start = cur;
+            let offset = |rest: &[u8]| frame.len() - rest.len();
+            let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
             for _ in 0..count {
-                skip(&mut cur)?;
+                let start = offset(cur);
+                let entry = skip(&mut cur)?;
+                let end = offset(cur);
+                if is_message_shaped(entry) {
+                    embedded.push(frame.slice(start..end));
+                    continue;
+                }
+                match runs.last_mut() {
+                    Some(run) if run.end == start => run.end = end,
+                    _ => runs.push(start..end),
+                }
             }
-            let entries = start.get(..start.len() - cur.len()).unwrap_or_default();
             Body::Entries {
-                count,
-                entries: frame.slice_ref(entries),
+                runs: runs.into_iter().map(|run| frame.slice(run)).collect(),
             }
         }
         Head::Str(payload) | Head::Bin(payload) => {
@@ -245,12 +265,11 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
                 metadata: options.metadata,
             }
         }
-        Body::Entries { count, entries } => {
+        Body::Entries { runs } => {
             if gzip {
                 return Err(MessageError::CompressedNotPacked);
             }
-            check_size(options.size, u64::from(count))?;
-            Body::Entries { count, entries }
+            Body::Entries { runs }
         }
         Body::Packed { payload, .. } => Body::Packed { payload, gzip },
     };
@@ -261,7 +280,17 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
         size: options.size,
         max_decompressed,
         body,
+        embedded,
     })
+}
+
+/// Whether an entry of a Forward-mode array is itself a whole Forward message: an array of 2
+/// to 4 elements whose first is a string. A valid entry starts with a time (or `[time,
+/// metadata]`), never a string, so nothing valid is ever mistaken for a message.
+fn is_message_shaped(entry: &[u8]) -> bool {
+    let mut cur = entry;
+    matches!(next_head(&mut cur), Ok(Head::Array(2..=4)))
+        && matches!(peek_head(cur), Ok(Head::Str(_)))
 }
 
 /// Whether a frame that [`parse`] refused still carries a `chunk` option, i.e. its sender waits
@@ -319,6 +348,19 @@ impl ForwardMessage {
         }
     }
 
+    /// The declared `options.size`, if any: advisory, compare it with
+    /// [`RenderedCount::entries`].
+    pub fn declared_size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// Takes the whole Forward messages that a miscounted Forward-mode array swallowed (see the
+    /// module docs), in the order they appeared, each as the frame of a message to parse and
+    /// store on its own, after this one.
+    pub fn take_embedded(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.embedded)
+    }
+
     /// The ack token (`options.chunk`), if the sender asked for an acknowledgement.
     pub fn chunk(&self) -> Option<&[u8]> {
         self.chunk.as_ref().map(|c| &c.token[..])
@@ -335,8 +377,8 @@ impl ForwardMessage {
     }
 
     /// Renders the batch: logs as era-A lines with this message's tag, metrics and traces as one
-    /// line per context (every context). Decompresses and checks `size` for packed payloads.
-    /// On error `out` is left as it was.
+    /// line per context (every context). Decompresses packed payloads. On error `out` is left
+    /// as it was.
     pub fn render(
         &self,
         out: &mut Vec<u8>,
@@ -378,6 +420,7 @@ impl ForwardMessage {
                 record,
                 metadata,
             } => {
+                count.entries = 1;
                 if time.is_group_marker {
                     count.group_markers = 1;
                 } else {
@@ -385,14 +428,17 @@ impl ForwardMessage {
                     count.lines = 1;
                 }
             }
-            Body::Entries { count: n, entries } => {
-                let mut rest: &[u8] = entries;
-                for _ in 0..*n {
-                    match self.signal {
-                        Signal::Logs => self.log_event(r, out, &mut rest, &mut count)?,
-                        Signal::Metrics | Signal::Traces => {
-                            count.lines += compat_entry(r, out, &mut rest)?
+            Body::Entries { runs } => {
+                for run in runs {
+                    let mut rest: &[u8] = run;
+                    while !rest.is_empty() {
+                        match self.signal {
+                            Signal::Logs => self.log_event(r, out, &mut rest, &mut count)?,
+                            Signal::Metrics | Signal::Traces => {
+                                count.lines += compat_entry(r, out, &mut rest)?
+                            }
                         }
+                        count.entries += 1;
                     }
                 }
             }
@@ -402,25 +448,22 @@ impl ForwardMessage {
                 } else {
                     Cow::Borrowed(payload)
                 };
-                let entries = match self.signal {
+                match self.signal {
                     Signal::Logs => {
                         let mut rest: &[u8] = &data;
-                        let mut entries = 0u64;
                         while !rest.is_empty() {
                             self.log_event(r, out, &mut rest, &mut count)?;
-                            entries += 1;
+                            count.entries += 1;
                         }
-                        entries
                     }
                     Signal::Metrics | Signal::Traces => {
                         if data.is_empty() {
                             return Err(MessageError::NoRecords);
                         }
                         count.lines = r.write_contexts(out, &data)?;
-                        count.lines as u64
+                        count.entries = count.lines as u64;
                     }
-                };
-                check_size(self.size, entries)?;
+                }
             }
         }
         Ok(count)
@@ -473,15 +516,6 @@ fn compat_entry(
             Ok(1)
         }
         other => Err(shape(other).into()),
-    }
-}
-
-fn check_size(declared: Option<u64>, actual: u64) -> Result<(), MessageError> {
-    match declared {
-        Some(declared) if declared != actual => {
-            Err(MessageError::SizeMismatch { declared, actual })
-        }
-        _ => Ok(()),
     }
 }
 
@@ -710,7 +744,8 @@ mod tests {
             msg.render(&mut out, OPTS).expect("renders"),
             RenderedCount {
                 lines: 1,
-                group_markers: 0
+                group_markers: 0,
+                entries: 1
             }
         );
         assert_eq!(
@@ -797,7 +832,8 @@ mod tests {
     }
 
     #[test]
-    fn size_mismatch() {
+    fn size_is_advisory() {
+        // Declares 2 entries, holds 1 (Forward mode).
         let frame = [
             vec![0x93],
             s("app"),
@@ -806,31 +842,81 @@ mod tests {
             options(&[("size", vec![0x02])]),
         ]
         .concat();
-        assert!(matches!(
-            parse_bytes(frame),
-            Err(MessageError::SizeMismatch {
-                declared: 2,
-                actual: 1
-            })
-        ));
-        // Packed: checked after decompression, at render time, leaving `out` untouched.
-        let frame = [
+        let msg = parse_bytes(frame).expect("parses");
+        assert_eq!(msg.declared_size(), Some(2));
+        let mut out = Vec::new();
+        assert_eq!(msg.render(&mut out, OPTS).expect("renders").entries, 1);
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), line(1, 1));
+        // Packed and gzip'd, declaring the payload's byte length (npm fluent-logger 3.x) and
+        // Fluent Bit 4.1's count of the original chunk (markers it stripped included).
+        let payload = [entry(1, 1), entry(2, 2)].concat();
+        for declared in [payload.len() as u8, 8] {
+            let frame = [
+                vec![0x93],
+                s("app"),
+                bin(&gzip(&payload)),
+                options(&[("compressed", s("gzip")), ("size", vec![declared])]),
+            ]
+            .concat();
+            let msg = parse_bytes(frame).expect("parses");
+            assert_eq!(msg.declared_size(), Some(u64::from(declared)));
+            let mut out = Vec::new();
+            let count = msg.render(&mut out, OPTS).expect("renders");
+            assert_eq!((count.lines, count.entries), (2, 2));
+            assert_eq!(
+                String::from_utf8(out).expect("UTF-8"),
+                line(1, 1) + &line(2, 2)
+            );
+        }
+    }
+
+    #[test]
+    fn swallowed_messages_are_set_aside_in_order() {
+        // ["app", [entry, ["b", [entry]], entry, ["c", bin, {chunk}], ["d", 5, {}]]]: the
+        // array swallowed three messages of every shape (Forward, PackedForward with options,
+        // Message); the outer keeps its two entries.
+        let forward = [vec![0x92], s("b"), vec![0x91], entry(3, 3)].concat();
+        let packed = [
             vec![0x93],
-            s("app"),
-            bin(&gzip(&entry(1, 1))),
-            options(&[("compressed", s("gzip")), ("size", vec![0x05])]),
+            s("c"),
+            bin(&entry(4, 4)),
+            options(&[("chunk", s("k"))]),
         ]
         .concat();
-        let msg = parse_bytes(frame).expect("parses");
-        let mut out = b"prior".to_vec();
-        assert!(matches!(
-            msg.render(&mut out, OPTS),
-            Err(MessageError::SizeMismatch {
-                declared: 5,
-                actual: 1
-            })
+        let message = [vec![0x93], s("d"), vec![0x05, 0x80]].concat();
+        let frame = [
+            vec![0x92],
+            s("app"),
+            vec![0x95],
+            entry(1, 1),
+            forward.clone(),
+            entry(2, 2),
+            packed.clone(),
+            message.clone(),
+        ]
+        .concat();
+        let mut msg = parse_bytes(frame).expect("parses");
+        let embedded = msg.take_embedded();
+        assert_eq!(embedded, [forward, packed, message]);
+        assert!(msg.take_embedded().is_empty(), "taken once");
+        let mut out = Vec::new();
+        let count = msg.render(&mut out, OPTS).expect("renders");
+        assert_eq!((count.lines, count.entries), (2, 2));
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            line(1, 1) + &line(2, 2)
+        );
+        let mut packed = parse_bytes(embedded[1].to_vec()).expect("parses");
+        assert_eq!(packed.tag(), "c");
+        assert_eq!(packed.chunk(), Some(&b"k"[..]));
+        assert!(packed.take_embedded().is_empty());
+        // Arrays that start with a time, or hold 5 elements, stay entries (and a 5-element one
+        // is malformed).
+        assert!(!is_message_shaped(&entry(1, 1)));
+        assert!(!is_message_shaped(
+            &[vec![0x95], s("x"), vec![1, 2, 3, 4]].concat()
         ));
-        assert_eq!(out, b"prior");
+        assert!(!is_message_shaped(&[vec![0x91], s("x")].concat()));
     }
 
     #[test]
@@ -858,7 +944,8 @@ mod tests {
             count,
             RenderedCount {
                 lines: 1,
-                group_markers: 2
+                group_markers: 2,
+                entries: 3
             }
         );
         assert_eq!(text, line(1, 1));
