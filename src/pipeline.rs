@@ -30,8 +30,30 @@ pub trait Batch: Send + 'static {
     fn tag(&self) -> &str;
     /// Appends the batch's JSON lines to `out` with the worker's renderer (whose scratch space
     /// is reused across batches); returns how many records (or contexts) it held. An error
-    /// rejects the whole batch: it uses no ID and nothing of it is stored.
-    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String>;
+    /// rejects the whole batch: it uses no ID and nothing of it is stored. A batch that
+    /// renders nothing is accepted and stores nothing.
+    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection>;
+}
+
+/// Why a batch was not stored: a short label for the counters (`reason`) and a sentence for
+/// the log line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Rejection {
+    /// Machine-friendly cause (`malformed`, `decompress`, `stopping`, …).
+    pub reason: &'static str,
+    /// What was wrong, for people.
+    pub detail: String,
+}
+
+impl Rejection {
+    /// The pipeline is shutting down and takes no more work.
+    pub fn stopping() -> Self {
+        Rejection {
+            reason: "stopping",
+            detail: "the pipeline stopped".into(),
+        }
+    }
 }
 
 /// What became of a submitted batch, sent once it is published (or refused).
@@ -43,7 +65,7 @@ pub enum Outcome {
         records: u64,
     },
     /// Not stored, with the reason.
-    Rejected(String),
+    Rejected(Rejection),
 }
 
 /// Pipeline tuning, from the configuration.
@@ -70,7 +92,7 @@ struct Rendered {
     input: Arc<str>,
     signal: Signal,
     targets: Vec<usize>,
-    result: Result<(Vec<u8>, u64), String>,
+    result: Result<(Vec<u8>, u64), Rejection>,
     done: Option<oneshot::Sender<Outcome>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -141,7 +163,7 @@ impl PipelineHandle {
         let (done_tx, done_rx) = oneshot::channel();
         let weight = size.clamp(1, self.inflight_limit) as u32;
         let Ok(permit) = self.inflight.clone().acquire_many_owned(weight).await else {
-            let _ = done_tx.send(Outcome::Rejected("pipeline stopped".into()));
+            let _ = done_tx.send(Outcome::Rejected(Rejection::stopping()));
             return done_rx;
         };
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
@@ -154,7 +176,7 @@ impl PipelineHandle {
         };
         if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(job) {
             if let Some(done) = job.done {
-                let _ = done.send(Outcome::Rejected("pipeline stopped".into()));
+                let _ = done.send(Outcome::Rejected(Rejection::stopping()));
             }
         }
         done_rx
@@ -194,8 +216,9 @@ fn render_loop(
         } else {
             scratch.clear();
             match job.batch.render(&mut renderer, &mut scratch) {
-                // An empty text is never stored (the original refuses it too): no ID is used.
-                Ok(_) if scratch.is_empty() => Err("the batch holds no records".to_string()),
+                // Nothing to store (an empty message, only group markers): accepted, and no
+                // ID is used, as an empty text is never stored.
+                Ok(records) if scratch.is_empty() => Ok((Vec::new(), records)),
                 // Hand the buffer over (the publisher copies it into the stream) and start the
                 // next batch in a fresh one of the same size: no copy here.
                 Ok(records) => {
@@ -247,6 +270,9 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
     let mut groups: Vec<(StreamKey, Vec<&[u8]>)> = Vec::new();
     for item in &ready {
         if let Ok((bytes, _)) = &item.result {
+            if bytes.is_empty() {
+                continue;
+            }
             for &target in &item.targets {
                 let key = (target, item.signal);
                 match groups.iter_mut().find(|(k, _)| *k == key) {

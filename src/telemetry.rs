@@ -60,6 +60,7 @@ pub struct Telemetry {
     accepted_records: Family<InputLabel, Counter>,
     rejected: Family<InputLabel, Counter>,
     tolerated: Family<InputLabel, Counter>,
+    dropped_entries: Family<InputLabel, Counter>,
     connections: Family<InputLabel, Counter>,
 }
 
@@ -117,6 +118,7 @@ impl Telemetry {
         let accepted_records = Family::default();
         let rejected = Family::default();
         let tolerated = Family::default();
+        let dropped_entries = Family::default();
         let connections = Family::default();
         registry.register(
             "input_accepted_batches",
@@ -139,6 +141,11 @@ impl Telemetry {
             tolerated.clone(),
         );
         registry.register(
+            "input_dropped_entries",
+            "Malformed entries dropped from messages whose other entries were stored, by reason",
+            dropped_entries.clone(),
+        );
+        registry.register(
             "input_connections",
             "Connections accepted by an input",
             connections.clone(),
@@ -150,6 +157,7 @@ impl Telemetry {
             accepted_records,
             rejected,
             tolerated,
+            dropped_entries,
             connections,
         }
     }
@@ -191,13 +199,23 @@ impl Telemetry {
     }
 
     /// Counts a message `input` accepted although it deviates from the protocol in a way real
-    /// producers do (`reason`: `size_mismatch`, `embedded_message`).
+    /// producers do (`reason`: `size_mismatch`, `embedded_message`, `extra_elements`,
+    /// `ignored_option`).
     pub fn tolerated(&self, input: &str, reason: &str) {
         let label = InputLabel {
             input: input.to_string(),
             reason: reason.to_string(),
         };
         self.tolerated.get_or_create(&label).inc();
+    }
+
+    /// Counts `count` malformed entries `input` dropped from a message it otherwise stored.
+    pub fn dropped_entries(&self, input: &str, reason: &str, count: u64) {
+        let label = InputLabel {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        self.dropped_entries.get_or_create(&label).inc_by(count);
     }
 
     /// Counts a connection accepted by `input`.

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use vivo_exporter::pipeline::Batch;
+use vivo_exporter::pipeline::{Batch, Rejection};
 use vivo_exporter::render::Renderer;
 use vivo_exporter::signal::Signal;
 
@@ -33,7 +33,7 @@ impl Batch for TestBatch {
     fn tag(&self) -> &str {
         "load"
     }
-    fn render(&self, _renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String> {
+    fn render(&self, _renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection> {
         let n = Self::lines(self.seq);
         for line in 0..n {
             out.extend_from_slice(

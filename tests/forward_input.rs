@@ -380,8 +380,10 @@ fn swallowed_messages_get_their_own_acks_and_the_outer_keeps_its_entries() {
         map(&[("chunk", s("outer-ack"))]),
     ]);
     let mut stream = send_new(fx.fwd, &outer);
-    assert_eq!(read_reply(&mut stream), ack("outer-ack"));
-    assert_eq!(read_reply(&mut stream), ack("inner-ack"));
+    assert_eq!(
+        read_replies(&mut stream, 2),
+        [ack("outer-ack"), ack("inner-ack")]
+    );
     let at = |tag: &str, n: u64| line(T_NS + n as i64 * 1_000_000_000, tag, "", tag, n);
     assert_eq!(
         entry_lines(fx.http, "/logs", 0),
@@ -650,22 +652,84 @@ fn bad_message_is_refused(bad: &[u8]) {
 fn wrong_shapes_are_refused() {
     // The tag is not a string.
     bad_message_is_refused(&arr(&[uint(1), arr(&[])]));
-    // Five elements.
-    bad_message_is_refused(&arr(&[
-        s("app"),
-        uint(u64::from(T)),
-        rec("bad", 0),
-        map(&[("chunk", s("bad"))]),
-        uint(0),
-    ]));
     // Not an array.
     bad_message_is_refused(&map(&[("app", uint(1))]));
-    // A Forward entry that is not [time, record].
+    // A Forward array none of whose entries is [time, record].
     bad_message_is_refused(&arr(&[
         s("app"),
-        arr(&[arr(&[s("not a time"), rec("bad", 0)])]),
+        arr(&[arr(&[map(&[]), rec("bad", 0)]), arr(&[uint(1)])]),
         map(&[("chunk", s("bad"))]),
     ]));
+    // Options that are not a map.
+    bad_message_is_refused(&arr(&[s("app"), arr(&[]), arr(&[s("chunk"), s("bad")])]));
+}
+
+/// `vivo_input_dropped_entries_total` of `input` for `reason`, 0 if absent.
+fn dropped(http: SocketAddr, input: &str, reason: &str) -> u64 {
+    let text = get(http, "/internal/metrics").text();
+    let prefix =
+        format!("vivo_input_dropped_entries_total{{input=\"{input}\",reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
+#[test]
+fn what_fluent_bit_acknowledges_is_acknowledged() {
+    let fx = start_forward("");
+    let t = |n: u64| uint(u64::from(T) + n);
+    let chunk = |c: &str| map(&[("chunk", s(c))]);
+    let mut stream = connect(fx.fwd);
+    let mut exchange = |message: Vec<u8>, c: &str| {
+        stream.write_all(&message).unwrap();
+        assert_eq!(read_reply(&mut stream), ack(c), "{c}");
+    };
+    // Nothing to store: an empty array, only group markers. Acked; no ID is used.
+    exchange(arr(&[s("app"), arr(&[]), chunk("empty")]), "empty");
+    let marker = |secs: u32| arr(&[arr(&[event_time(secs, 0), map(&[])]), map(&[])]);
+    exchange(
+        arr(&[
+            s("app"),
+            arr(&[marker(u32::MAX), marker(u32::MAX - 1)]),
+            chunk("markers"),
+        ]),
+        "markers",
+    );
+    // Elements after the options.
+    exchange(
+        arr(&[s("app"), t(0), rec("extra", 0), chunk("extra"), uint(7)]),
+        "extra",
+    );
+    // Options that do not apply: compression outside PackedForward, a signal in Message mode.
+    let opts = map(&[("chunk", s("gz")), ("compressed", s("gzip"))]);
+    exchange(
+        arr(&[s("app"), arr(&[entry(t(1), rec("gz", 1))]), opts]),
+        "gz",
+    );
+    let opts = map(&[("chunk", s("sig")), ("fluent_signal", uint(1))]);
+    exchange(arr(&[s("app"), t(2), rec("sig", 2), opts]), "sig");
+    // Malformed entries among good ones: the good ones are stored.
+    let entries = arr(&[
+        entry(t(3), rec("kept", 3)),
+        entry(map(&[]), rec("bad", 0)),
+        arr(&[t(4)]),
+        entry(t(4), rec("kept", 4)),
+    ]);
+    exchange(arr(&[s("app"), entries, chunk("partial")]), "partial");
+    let at = |msg: &str, n: u64| line(T_NS + n as i64 * 1_000_000_000, "app", "", msg, n);
+    assert_eq!(entry_lines(fx.http, "/logs", 0), [at("extra", 0)]);
+    assert_eq!(entry_lines(fx.http, "/logs", 1), [at("gz", 1)]);
+    assert_eq!(entry_lines(fx.http, "/logs", 2), [at("sig", 2)]);
+    assert_eq!(
+        entry_lines(fx.http, "/logs", 3),
+        [at("kept", 3), at("kept", 4)]
+    );
+    assert_eq!(lines(fx.http, "/logs").len(), 5, "nothing else stored");
+    assert!(lines(fx.http, "/metrics").is_empty());
+    assert_eq!(tolerated(fx.http, "forward.0", "extra_elements"), 1);
+    assert_eq!(tolerated(fx.http, "forward.0", "ignored_option"), 2);
+    assert_eq!(dropped(fx.http, "forward.0", "shape"), 2);
+    assert_eq!(rejected_total(fx.http, "forward.0"), 0);
 }
 
 #[test]
@@ -929,6 +993,33 @@ fn arbitrary_bytes_leave_the_service_serving() {
 
 // ---- a real client nobody here wrote: Python's fluent-logger ----
 
+/// Runs a third-party client script to completion (30 s at most), failing clearly if it fails.
+fn run_client(program: &str, script: &str, args: &[String]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let mut child = Command::new(program)
+        .arg(script)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is needed for this test: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the {program} client did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} client failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `tests/clients/fluent_logger_client.py` with `args`, failing clearly without the package.
 fn run_fluent_logger(args: &[String]) {
     let check = Command::new("python3")
@@ -943,30 +1034,7 @@ fn run_fluent_logger(args: &[String]) {
         ),
         Err(e) => panic!("python3 is needed for the fluent-logger test: {e}"),
     }
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/fluent_logger_client.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start python3");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the fluent-logger client did not finish within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "fluent-logger client failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_client("python3", "tests/clients/fluent_logger_client.py", args);
 }
 
 #[test]
@@ -999,4 +1067,48 @@ fn python_fluent_logger_events_appear_exactly() {
             std::slice::from_ref(expected)
         );
     }
+}
+
+// ---- another real client: the npm fluent-logger package, PackedForward ----
+
+#[test]
+fn npm_fluent_logger_packed_forward_events_all_arrive() {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node/node_modules");
+    assert!(
+        modules.join("fluent-logger").is_dir(),
+        "the npm fluent-logger package is not installed (`npm ci --prefix tests/clients/node`; \
+         .ci/run installs it)"
+    );
+    let fx = start_forward("");
+    const COUNT: u64 = 1000;
+    run_client(
+        "node",
+        "tests/clients/node/fluent_logger_client.js",
+        &[
+            fx.fwd.ip().to_string(),
+            fx.fwd.port().to_string(),
+            COUNT.to_string(),
+        ],
+    );
+    let mut expected = Vec::new();
+    for mode in ["PackedForward", "CompressedPackedForward"] {
+        for ack in ["ack", "noack"] {
+            let tag = format!("npm.{mode}.{ack}");
+            expected.extend((0..COUNT).map(|n| {
+                let ns = T_NS + n as i64 * 1_000_000_000;
+                format!("[[{ns},{{\"_tag\":\"{tag}\"}}],{{\"n\":{n},\"mode\":\"{mode}\"}}]")
+            }));
+        }
+    }
+    // Without acks the client does not wait for storage: wait for the lines instead.
+    assert_eq!(wait_lines(fx.http, "/logs", expected.len()), expected);
+    assert_eq!(rejected_total(fx.http, "forward.0"), 0);
+    // Every message declared its payload's byte length as `size`.
+    let entries = get(fx.http, "/logs")
+        .header("Vivo-Stream-Next-ID")
+        .expect("Next-ID")
+        .parse::<u64>()
+        .unwrap();
+    assert!(entries >= 4, "at least one message per tag");
+    assert_eq!(tolerated(fx.http, "forward.0", "size_mismatch"), entries);
 }

@@ -2,7 +2,7 @@
 //! service out (the seed's Getting Started) and for tests.
 
 use crate::config::DummyInput;
-use crate::pipeline::{Batch, PipelineHandle};
+use crate::pipeline::{Batch, PipelineHandle, Rejection};
 use crate::render::Renderer;
 use crate::signal::Signal;
 use std::sync::Arc;
@@ -34,11 +34,14 @@ impl Batch for DummyBatch {
         &self.tag
     }
 
-    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String> {
+    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection> {
         for &ts in &self.timestamps {
             renderer
                 .write_log_record(out, &self.tag, ts, Some(&self.metadata), &self.record)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Rejection {
+                    reason: e.reason(),
+                    detail: e.to_string(),
+                })?;
         }
         Ok(self.timestamps.len() as u64)
     }

@@ -76,6 +76,21 @@ pub enum RenderError {
     EmptyPayload,
 }
 
+impl RenderError {
+    /// A short machine-friendly label for counters (`reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RenderError::Truncated => "truncated",
+            RenderError::InvalidMarker => "invalid_marker",
+            RenderError::TooDeep => "too_deep",
+            RenderError::Shape { .. } => "shape",
+            RenderError::Timestamp(_) => "timestamp",
+            RenderError::TrailingBytes(_) => "trailing_bytes",
+            RenderError::EmptyPayload => "empty_payload",
+        }
+    }
+}
+
 impl From<msgpack::HeadError> for RenderError {
     fn from(e: msgpack::HeadError) -> Self {
         match e {

@@ -77,6 +77,26 @@ pub fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
     }
 }
 
+/// Reads exactly `n` msgpack objects the server sent (acks that may arrive in one segment).
+pub fn read_replies(stream: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut replies = Vec::new();
+    while replies.len() < n {
+        if let Some(len) = object_len(&buf) {
+            replies.push(buf.drain(..len).collect());
+            continue;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("connection closed after {} of {n} replies", replies.len()),
+            Ok(got) => buf.extend_from_slice(&chunk[..got]),
+            Err(e) => panic!("no reply within {TIMEOUT:?}: {e} (got {replies:02x?})"),
+        }
+    }
+    assert!(buf.is_empty(), "more than {n} objects arrived: {buf:02x?}");
+    replies
+}
+
 /// The length of the msgpack object at the start of `buf`, once complete (rmp's markers).
 pub fn object_len(buf: &[u8]) -> Option<usize> {
     let mut cur = buf;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::message::ForwardMessage;
-use crate::pipeline::Batch;
+use super::message::{Deviation, ForwardMessage};
+use crate::pipeline::{Batch, Rejection};
 use crate::render::Renderer;
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
@@ -15,7 +15,7 @@ pub struct ForwardBatch {
     pub message: ForwardMessage,
     /// The input instance it came from, for the counters.
     pub instance: Arc<str>,
-    /// Where a `size` that disagrees with the entries is counted.
+    /// Where a `size` that disagrees with the entries, and dropped entries, are counted.
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -28,15 +28,32 @@ impl Batch for ForwardBatch {
         self.message.tag()
     }
 
-    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, String> {
+    fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection> {
         let count = self
             .message
             .render_with(renderer, out)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Rejection {
+                reason: e.reason(),
+                detail: e.to_string(),
+            })?;
+        if let Some(why) = &count.first_drop {
+            self.telemetry
+                .dropped_entries(&self.instance, why.reason(), count.dropped);
+            log::warn!(
+                "[input:forward:{}] dropped {} malformed entries of a {}-entry message with tag \
+                 {:?}, stored the other {} (first: {why})",
+                self.instance,
+                count.dropped,
+                count.entries,
+                self.message.tag(),
+                count.entries - count.dropped
+            );
+        }
         // Advisory only (see `message`): count and note it, store what the message holds.
         if let Some(declared) = self.message.declared_size() {
             if declared != count.entries {
-                self.telemetry.tolerated(&self.instance, "size_mismatch");
+                self.telemetry
+                    .tolerated(&self.instance, Deviation::SizeMismatch.reason());
                 log::debug!(
                     "[input:forward:{}] options.size is {declared} but the message holds {} \
                      entries; stored what it holds",

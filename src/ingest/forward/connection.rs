@@ -10,7 +10,7 @@ use super::batch::ForwardBatch;
 use super::frame::{FrameError, Framer};
 use super::handshake::{Handshake, HandshakeConfig};
 use super::message;
-use crate::pipeline::{Outcome, PipelineHandle};
+use crate::pipeline::{Outcome, PipelineHandle, Rejection};
 use crate::telemetry::Telemetry;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
@@ -107,6 +107,9 @@ async fn read_loop<R: AsyncRead>(
                     continue;
                 }
             };
+            for deviation in message.deviations() {
+                ctx.telemetry.tolerated(&ctx.instance, deviation.reason());
+            }
             let embedded = message.take_embedded();
             if !embedded.is_empty() {
                 note_embedded(ctx, peer, embedded.len(), &mut noted_embedded);
@@ -143,7 +146,10 @@ fn parse(frame: &Bytes, ctx: &ConnectionContext) -> Result<message::ForwardMessa
         // The frame was well delimited, so the stream is still in sync: drop only it, unless
         // its sender waits for an ack, which must not hang until its timeout.
         Pending::Refused {
-            reason: err.to_string(),
+            why: Rejection {
+                reason: err.reason(),
+                detail: err.to_string(),
+            },
             close: message::requests_ack(frame),
         }
     })?;
@@ -162,7 +168,8 @@ fn parse(frame: &Bytes, ctx: &ConnectionContext) -> Result<message::ForwardMessa
 /// the producer has a bug worth knowing about, but one line per message would flood the log.
 fn note_embedded(ctx: &ConnectionContext, peer: &str, count: usize, noted: &mut bool) {
     for _ in 0..count {
-        ctx.telemetry.tolerated(&ctx.instance, "embedded_message");
+        ctx.telemetry
+            .tolerated(&ctx.instance, message::Deviation::EmbeddedMessage.reason());
     }
     if !*noted {
         *noted = true;
@@ -184,7 +191,7 @@ enum Pending {
     },
     /// A message refused before submission (wrong shape, bad options); `close` when its
     /// sender waits for an ack.
-    Refused { reason: String, close: bool },
+    Refused { why: Rejection, close: bool },
 }
 
 /// Awaits outcomes in order; writes acks; closes the connection when a sender waiting for an
@@ -201,17 +208,10 @@ async fn acknowledge<W: AsyncWrite>(
                 ack,
                 outcome
                     .await
-                    .unwrap_or_else(|_| Outcome::Rejected("the pipeline stopped".into())),
+                    .unwrap_or_else(|_| Outcome::Rejected(Rejection::stopping())),
             ),
-            Pending::Refused { reason, close } => {
-                report(
-                    &ctx,
-                    &peer,
-                    &Closed {
-                        reason: "message",
-                        detail: format!("message rejected: {reason}"),
-                    },
-                );
+            Pending::Refused { why, close } => {
+                report_refusal(&ctx, &peer, &why);
                 if close {
                     let _ = writer.shutdown().await;
                     return;
@@ -226,15 +226,8 @@ async fn acknowledge<W: AsyncWrite>(
                 }
             }
             (Outcome::Accepted { .. }, None) => {}
-            (Outcome::Rejected(reason), ack) => {
-                report(
-                    &ctx,
-                    &peer,
-                    &Closed {
-                        reason: "render",
-                        detail: format!("message rejected: {reason}"),
-                    },
-                );
+            (Outcome::Rejected(why), ack) => {
+                report_refusal(&ctx, &peer, &why);
                 if ack.is_some() {
                     let _ = writer.shutdown().await;
                     return;
@@ -324,6 +317,18 @@ async fn handshake<S: AsyncRead + AsyncWrite>(
         reason: "handshake",
         detail: format!("handshake failed: {err}"),
     })
+}
+
+/// One log line and one counter per refused message, naming the peer and the real cause.
+fn report_refusal(ctx: &ConnectionContext, peer: &str, why: &Rejection) {
+    report(
+        ctx,
+        peer,
+        &Closed {
+            reason: why.reason,
+            detail: format!("message rejected: {}", why.detail),
+        },
+    );
 }
 
 /// One log line and one counter per problem, naming the peer.

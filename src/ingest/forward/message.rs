@@ -9,50 +9,51 @@
 //!   metadata is `options.metadata`;
 //! - Forward `[tag, [entry…], options?]`;
 //! - PackedForward `[tag, bin-or-str, options?]`, the payload being concatenated entries;
-//! - CompressedPackedForward: PackedForward with `options.compressed == "gzip"`; the payload may
-//!   be several concatenated gzip members, all of which are decoded.
+//! - CompressedPackedForward: PackedForward with a gzip (or zstd) payload, named by
+//!   `options.compressed` or recognised by its magic bytes ([`super::payload`]); every member
+//!   or frame is decoded.
 //!
 //! With `fluent_signal` 1 (metrics) or 2 (traces) the packed payload is concatenated cmetrics or
 //! ctraces contexts, and a Forward-mode array (Fluent Bit's `fluentd_compat on`) holds entries
 //! `[time, [context…]]` (or `[time, context]`). Every context becomes one line.
 //!
-//! Options: `chunk` (str or bin, echoed in the ack), `size` (advisory, see below), `compressed`
-//! (`"gzip"`, or `"text"`/absent for none), `fluent_signal` (0/absent logs, 1 metrics, 2
-//! traces), `metadata` (a map; only used, and checked, in Message mode). Unknown keys and
-//! non-string keys are ignored; when a known key repeats, its first occurrence counts.
+//! What is accepted follows Fluent Bit's forward input (`plugins/in_forward/fw_prot.c`): what it
+//! acknowledges, we accept too, and what it refuses by closing the connection, we refuse. The
+//! deviations real producers send are accepted and reported ([`Deviation`]):
 //!
-//! **`size` is advisory.** The protocol says it is the number of entries, but real producers
-//! disagree: Fluent Bit 4.1's gzip path declares the entries of the original chunk (group
-//! markers it then strips included), the npm `fluent-logger` 3.x declares the payload's byte
-//! length. Fluent Bit's own forward input never reads it. So it never refuses a message: the
-//! entries the message holds are stored, and [`RenderedCount::entries`] lets the caller count a
-//! mismatch.
-//!
-//! **Swallowed messages.** Fluent Bit 4.1's forward output writes the entries-array header of a
-//! chunk holding OTLP logs with the chunk's object count (record plus group markers) but sends
-//! only the record, so the array swallows the next messages on the connection as "entries". An
-//! entry shaped like a Forward message (`[str tag, …]`, 2 to 4 elements) can never be a valid
-//! `[time, record]` entry, so [`parse`] sets it aside as a message of its own
-//! ([`ForwardMessage::take_embedded`]) and the outer message keeps its other entries.
-//!
-//! Stricter than Fluent Bit, so that nothing is silently misfiled or half-stored:
-//! `compressed: gzip` outside PackedForward, a non-logs signal in Message mode, unknown
-//! compressions and unknown signals are errors, and one malformed entry rejects the whole
-//! message (Fluent Bit keeps the entries before it and drops the rest).
+//! - **`size` is advisory.** The protocol says it is the number of entries, but Fluent Bit 4.1's
+//!   gzip path declares the entries of the original chunk (group markers it then strips
+//!   included), and the npm `fluent-logger` 3.x declares the payload's byte length. Fluent Bit
+//!   never reads it. [`RenderedCount::entries`] lets the caller count a mismatch.
+//! - **Swallowed messages.** Fluent Bit 4.1's forward output writes the entries-array header of
+//!   a chunk holding OTLP logs with the chunk's object count (record plus group markers) but
+//!   sends only the record, so the array swallows the next messages on the connection as
+//!   "entries". An entry shaped like a Forward message (`[str tag, …]`, 2 to 4 elements) can
+//!   never be a valid entry, so [`parse`] sets it aside as a message of its own
+//!   ([`ForwardMessage::take_embedded`]) and the outer message keeps its other entries.
+//! - **Options that do not apply are ignored**, as Fluent Bit ignores them: `compressed` outside
+//!   PackedForward, `fluent_signal` in Message mode (always a log) or with an unknown value in
+//!   Forward mode (logs). Extra array elements after the options are ignored.
+//! - **A malformed entry is dropped, not the message.** Fluent Bit keeps the entries before it,
+//!   drops the rest and acknowledges; here only the malformed entry is dropped (each entry is a
+//!   whole msgpack object, so the next one is found), counted in [`RenderedCount::dropped`]. A
+//!   message none of whose entries is valid is refused, so garbage is never acknowledged.
+//! - **A message that holds nothing** (no entries, only group markers, an empty payload) is
+//!   accepted and stores nothing, as Fluent Bit acknowledges it.
 
 use std::borrow::Cow;
-use std::io::Read;
 
 use bytes::Bytes;
-use flate2::read::MultiGzDecoder;
 
+use super::options::{Chunk, Compressed, Options, SignalOption};
+use super::payload::{inflate, Compression};
 use crate::render::msgpack::{next_head, peek_head, Head};
 use crate::render::scan::skip;
 use crate::render::time::{decode_timestamp, Timestamp};
 use crate::render::{RenderError, RenderOptions, Renderer};
 use crate::signal::Signal;
 
-/// Why a Forward message was rejected. The whole message is refused (and not acknowledged).
+/// Why a Forward message was refused. The whole message is refused (and not acknowledged).
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     /// The msgpack itself, or an entry or context inside it, is malformed.
@@ -69,31 +70,64 @@ pub enum MessageError {
         /// What its value must be.
         expected: &'static str,
     },
-    /// `fluent_signal` is not 0, 1 or 2.
+    /// A PackedForward `fluent_signal` is not 0, 1 or 2: the payload's format is unknown.
     #[error("unknown fluent_signal {0}")]
     UnknownSignal(i128),
-    /// `compressed` names something other than `gzip` or `text`.
-    #[error("unsupported compression {0:?}")]
-    UnsupportedCompression(String),
-    /// `compressed: gzip` on a mode that has no packed payload.
-    #[error("compressed payloads are only valid in PackedForward mode")]
-    CompressedNotPacked,
-    /// Message mode carries one log record; it cannot carry metrics or traces.
-    #[error("Message mode cannot carry {0}")]
-    SignalInMessageMode(&'static str),
-    /// The gzip payload could not be decoded.
-    #[error("gzip payload: {0}")]
-    Decompress(#[source] std::io::Error),
-    /// The gzip payload inflates beyond the configured cap (a decompression bomb guard).
-    #[error("gzip payload inflates beyond {limit} bytes")]
+    /// The compressed payload could not be decoded.
+    #[error("{codec} payload: {source}")]
+    Decompress {
+        /// The codec (`gzip`, `zstd`).
+        codec: &'static str,
+        /// What the decoder said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The payload inflates beyond the configured cap (a decompression bomb guard).
+    #[error("compressed payload inflates beyond {limit} bytes")]
     DecompressedTooLarge {
         /// The cap, in bytes.
         limit: usize,
     },
-    /// Nothing to store: no entries, or only group markers. Fluent Bit refuses to store an empty
-    /// text too; the message is rejected without using an ID.
-    #[error("the message holds no records")]
-    NoRecords,
+}
+
+impl MessageError {
+    /// A short machine-friendly label for counters (`reason`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            MessageError::Msgpack(_) => "malformed",
+            MessageError::Shape(_) => "shape",
+            MessageError::BadOption { .. } => "bad_option",
+            MessageError::UnknownSignal(_) => "unknown_signal",
+            MessageError::Decompress { .. } => "decompress",
+            MessageError::DecompressedTooLarge { .. } => "decompressed_too_large",
+        }
+    }
+}
+
+/// A deviation from the protocol that a real producer sends and Fluent Bit accepts: the message
+/// is accepted, and the deviation is counted (`vivo_input_tolerated_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deviation {
+    /// `options.size` is not the number of entries (or not a count at all).
+    SizeMismatch,
+    /// A Forward-mode array held a whole Forward message (a miscounted array header).
+    EmbeddedMessage,
+    /// The outer array has elements after the options; they are ignored.
+    ExtraElements,
+    /// An option that does not apply to the message's mode, or names nothing known.
+    IgnoredOption,
+}
+
+impl Deviation {
+    /// The counter's `reason` label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Deviation::SizeMismatch => "size_mismatch",
+            Deviation::EmbeddedMessage => "embedded_message",
+            Deviation::ExtraElements => "extra_elements",
+            Deviation::IgnoredOption => "ignored_option",
+        }
+    }
 }
 
 /// Which of the four Forward modes a message used.
@@ -110,15 +144,26 @@ pub enum Mode {
 }
 
 /// How many lines a render produced, and from how many entries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderedCount {
     /// Lines written: log records, or cmetrics/ctraces contexts.
     pub lines: usize,
     /// Group-marker entries skipped (logs only).
     pub group_markers: usize,
-    /// Entries the message held, group markers included, embedded messages not: what
-    /// `options.size` should have said (for packed metrics and traces, the contexts).
+    /// Entries the message held, group markers and dropped entries included, embedded messages
+    /// not: what `options.size` should have said (for packed metrics and traces, the contexts).
     pub entries: u64,
+    /// Malformed log entries dropped (a packed payload whose rest cannot be framed counts once).
+    pub dropped: u64,
+    /// Why the first dropped entry was malformed.
+    pub first_drop: Option<RenderError>,
+}
+
+impl RenderedCount {
+    fn drop_entry(&mut self, why: RenderError) {
+        self.dropped += 1;
+        self.first_drop.get_or_insert(why);
+    }
 }
 
 /// A parsed Forward message whose parts are slices of the received frame.
@@ -132,13 +177,8 @@ pub struct ForwardMessage {
     body: Body,
     /// Whole Forward messages found among the entries of a Forward-mode array, in order.
     embedded: Vec<Bytes>,
-}
-
-/// The `chunk` option: its msgpack encoding (echoed verbatim in the ack) and its bytes.
-#[derive(Clone, Debug)]
-struct Chunk {
-    encoded: Bytes,
-    token: Bytes,
+    /// What [`parse`] tolerated (empty for a well-formed message).
+    deviations: Vec<Deviation>,
 }
 
 #[derive(Clone, Debug)]
@@ -153,26 +193,33 @@ enum Body {
     /// unless embedded messages were set aside between them).
     Entries { runs: Vec<Bytes> },
     /// (Compressed)PackedForward: the payload as received.
-    Packed { payload: Bytes, gzip: bool },
+    Packed {
+        payload: Bytes,
+        compression: Compression,
+    },
 }
 
 /// Parses one complete Forward frame (exactly one msgpack object), keeping slices of `frame`.
 ///
-/// `max_decompressed` caps what a gzip payload may inflate to when the message is rendered
-/// (callers pass a few times their buffer limit).
+/// `max_decompressed` caps what a compressed payload may inflate to when the message is
+/// rendered (callers pass a few times their buffer limit).
 pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, MessageError> {
     let mut cur: &[u8] = &frame;
     let elements = match next_head(&mut cur)? {
-        Head::Array(n @ 2..=4) => n,
-        _ => return Err(MessageError::Shape("expected an array of 2 to 4 elements")),
+        Head::Array(n @ 2..) => n,
+        _ => {
+            return Err(MessageError::Shape(
+                "expected an array of at least 2 elements",
+            ))
+        }
     };
     let tag = match next_head(&mut cur)? {
         Head::Str(tag) => String::from_utf8_lossy(tag).into_owned(),
         _ => return Err(MessageError::Shape("the tag must be a string")),
     };
     let mut embedded = Vec::new();
-    let second = peek_head(cur)?;
-    let body = match second {
+    let mut deviations = Vec::new();
+    let body = match peek_head(cur)? {
         Head::Uint(_) | Head::Int(_) | Head::F32(_) | Head::F64(_) | Head::Ext(..) => {
             if elements < 3 {
                 return Err(MessageError::Shape(
@@ -188,9 +235,6 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
             }
         }
         Head::Array(count) => {
-            if elements > 3 {
-                return Err(MessageError::Shape("Forward mode has at most 3 elements"));
-            }
             next_head(&mut cur)?;
             let offset = |rest: &[u8]| frame.len() - rest.len();
             let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
@@ -212,15 +256,10 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
             }
         }
         Head::Str(payload) | Head::Bin(payload) => {
-            if elements > 3 {
-                return Err(MessageError::Shape(
-                    "PackedForward mode has at most 3 elements",
-                ));
-            }
             next_head(&mut cur)?;
             Body::Packed {
                 payload: frame.slice_ref(payload),
-                gzip: false,
+                compression: Compression::None,
             }
         }
         Head::Nil | Head::Bool(_) | Head::Map(_) => {
@@ -229,50 +268,30 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
             ));
         }
     };
-    let has_options = match body {
-        Body::Single { .. } => elements == 4,
-        _ => elements == 3,
+    // Options follow the body: index 3 in Message mode, 2 otherwise.
+    let options_at = if matches!(body, Body::Single { .. }) {
+        3
+    } else {
+        2
     };
-    let options = if has_options {
+    let options = if elements > options_at {
         Options::parse(&mut cur, &frame)?
     } else {
         Options::default()
     };
+    if elements > options_at + 1 {
+        for _ in options_at + 1..elements {
+            skip(&mut cur)?;
+        }
+        deviations.push(Deviation::ExtraElements);
+    }
     if !cur.is_empty() {
         return Err(MessageError::Shape("unexpected bytes after the message"));
     }
-    let signal = options.signal.unwrap_or(Signal::Logs);
-    let gzip = options.gzip.unwrap_or(false);
-    let body = match body {
-        Body::Single { time, record, .. } => {
-            if signal != Signal::Logs {
-                return Err(MessageError::SignalInMessageMode(signal.name()));
-            }
-            if gzip {
-                return Err(MessageError::CompressedNotPacked);
-            }
-            if let Some(metadata) = &options.metadata {
-                if !matches!(peek_head(metadata)?, Head::Map(_)) {
-                    return Err(MessageError::BadOption {
-                        name: "metadata",
-                        expected: "a map",
-                    });
-                }
-            }
-            Body::Single {
-                time,
-                record,
-                metadata: options.metadata,
-            }
-        }
-        Body::Entries { runs } => {
-            if gzip {
-                return Err(MessageError::CompressedNotPacked);
-            }
-            Body::Entries { runs }
-        }
-        Body::Packed { payload, .. } => Body::Packed { payload, gzip },
-    };
+    if options.size_unusable {
+        deviations.push(Deviation::SizeMismatch);
+    }
+    let (signal, body) = apply_options(body, &options, &mut deviations)?;
     Ok(ForwardMessage {
         tag,
         signal,
@@ -281,7 +300,91 @@ pub fn parse(frame: Bytes, max_decompressed: usize) -> Result<ForwardMessage, Me
         max_decompressed,
         body,
         embedded,
+        deviations,
     })
+}
+
+/// Decides per mode what the options mean, as Fluent Bit's forward input does: only
+/// PackedForward reads `compressed` and `fluent_signal` strictly; Message mode is always a log
+/// with `metadata` as its record metadata; Forward mode takes a known signal
+/// (`fluentd_compat`) and ignores the rest.
+fn apply_options(
+    body: Body,
+    options: &Options,
+    deviations: &mut Vec<Deviation>,
+) -> Result<(Signal, Body), MessageError> {
+    let compressed = options.compressed;
+    let names_compression = !matches!(
+        compressed,
+        None | Some(Compressed::Named(Compression::None))
+    );
+    match body {
+        Body::Single { time, record, .. } => {
+            if let Some(metadata) = &options.metadata {
+                if !matches!(peek_head(metadata)?, Head::Map(_)) {
+                    return Err(MessageError::BadOption {
+                        name: "metadata",
+                        expected: "a map",
+                    });
+                }
+            }
+            let other_signal = !matches!(
+                options.signal,
+                None | Some(SignalOption::Known(Signal::Logs))
+            );
+            if other_signal || names_compression {
+                deviations.push(Deviation::IgnoredOption);
+            }
+            let body = Body::Single {
+                time,
+                record,
+                metadata: options.metadata.clone(),
+            };
+            Ok((Signal::Logs, body))
+        }
+        Body::Entries { runs } => {
+            let signal = match options.signal {
+                None => Signal::Logs,
+                Some(SignalOption::Known(signal)) => signal,
+                Some(SignalOption::Unknown(_) | SignalOption::NotAnInteger) => {
+                    deviations.push(Deviation::IgnoredOption);
+                    Signal::Logs
+                }
+            };
+            if names_compression {
+                deviations.push(Deviation::IgnoredOption);
+            }
+            Ok((signal, Body::Entries { runs }))
+        }
+        Body::Packed { payload, .. } => {
+            let signal = match options.signal {
+                None => Signal::Logs,
+                Some(SignalOption::Known(signal)) => signal,
+                Some(SignalOption::Unknown(code)) => return Err(MessageError::UnknownSignal(code)),
+                Some(SignalOption::NotAnInteger) => {
+                    return Err(MessageError::BadOption {
+                        name: "fluent_signal",
+                        expected: "an integer",
+                    })
+                }
+            };
+            let compression = match compressed {
+                Some(Compressed::Named(codec @ (Compression::Gzip | Compression::Zstd))) => codec,
+                Some(Compressed::Unrecognised) => {
+                    deviations.push(Deviation::IgnoredOption);
+                    Compression::sniff(&payload)
+                }
+                None | Some(Compressed::Named(Compression::None)) => Compression::sniff(&payload),
+            };
+            Ok((
+                signal,
+                Body::Packed {
+                    payload,
+                    compression,
+                },
+            ))
+        }
+    }
 }
 
 /// Whether an entry of a Forward-mode array is itself a whole Forward message: an array of 2
@@ -343,8 +446,11 @@ impl ForwardMessage {
         match self.body {
             Body::Single { .. } => Mode::Message,
             Body::Entries { .. } => Mode::Forward,
-            Body::Packed { gzip: false, .. } => Mode::PackedForward,
-            Body::Packed { gzip: true, .. } => Mode::CompressedPackedForward,
+            Body::Packed {
+                compression: Compression::None,
+                ..
+            } => Mode::PackedForward,
+            Body::Packed { .. } => Mode::CompressedPackedForward,
         }
     }
 
@@ -352,6 +458,11 @@ impl ForwardMessage {
     /// [`RenderedCount::entries`].
     pub fn declared_size(&self) -> Option<u64> {
         self.size
+    }
+
+    /// What [`parse`] tolerated in this message, for the counters.
+    pub fn deviations(&self) -> &[Deviation] {
+        &self.deviations
     }
 
     /// Takes the whole Forward messages that a miscounted Forward-mode array swallowed (see the
@@ -377,8 +488,9 @@ impl ForwardMessage {
     }
 
     /// Renders the batch: logs as era-A lines with this message's tag, metrics and traces as one
-    /// line per context (every context). Decompresses packed payloads. On error `out` is left
-    /// as it was.
+    /// line per context (every context). Decompresses packed payloads. Malformed log entries
+    /// are dropped and counted; if every entry was malformed, the message is refused. On error
+    /// `out` is left as it was.
     pub fn render(
         &self,
         out: &mut Vec<u8>,
@@ -396,10 +508,9 @@ impl ForwardMessage {
     ) -> Result<RenderedCount, MessageError> {
         let start = out.len();
         let result = self.render_body(renderer, out).and_then(|count| {
-            if count.lines == 0 {
-                Err(MessageError::NoRecords)
-            } else {
-                Ok(count)
+            match (&count.first_drop, count.lines + count.group_markers) {
+                (Some(why), 0) => Err(MessageError::Msgpack(why.clone())),
+                _ => Ok(count),
             }
         });
         if result.is_err() {
@@ -430,37 +541,32 @@ impl ForwardMessage {
             }
             Body::Entries { runs } => {
                 for run in runs {
-                    let mut rest: &[u8] = run;
-                    while !rest.is_empty() {
-                        match self.signal {
-                            Signal::Logs => self.log_event(r, out, &mut rest, &mut count)?,
-                            Signal::Metrics | Signal::Traces => {
-                                count.lines += compat_entry(r, out, &mut rest)?
+                    match self.signal {
+                        Signal::Logs => self.log_entries(r, out, run, &mut count),
+                        Signal::Metrics | Signal::Traces => {
+                            let mut rest: &[u8] = run;
+                            while !rest.is_empty() {
+                                count.lines += compat_entry(r, out, &mut rest)?;
+                                count.entries += 1;
                             }
                         }
-                        count.entries += 1;
                     }
                 }
             }
-            Body::Packed { payload, gzip } => {
-                let data: Cow<'_, [u8]> = if *gzip {
-                    Cow::Owned(gunzip(payload, self.max_decompressed)?)
-                } else {
-                    Cow::Borrowed(payload)
+            Body::Packed {
+                payload,
+                compression,
+            } => {
+                let data: Cow<'_, [u8]> = match compression {
+                    Compression::None => Cow::Borrowed(payload),
+                    codec => Cow::Owned(inflate(*codec, payload, self.max_decompressed)?),
                 };
                 match self.signal {
-                    Signal::Logs => {
-                        let mut rest: &[u8] = &data;
-                        while !rest.is_empty() {
-                            self.log_event(r, out, &mut rest, &mut count)?;
-                            count.entries += 1;
-                        }
-                    }
+                    Signal::Logs => self.log_entries(r, out, &data, &mut count),
                     Signal::Metrics | Signal::Traces => {
-                        if data.is_empty() {
-                            return Err(MessageError::NoRecords);
+                        if !data.is_empty() {
+                            count.lines = r.write_contexts(out, &data)?;
                         }
-                        count.lines = r.write_contexts(out, &data)?;
                         count.entries = count.lines as u64;
                     }
                 }
@@ -469,19 +575,32 @@ impl ForwardMessage {
         Ok(count)
     }
 
-    fn log_event(
+    /// Renders concatenated log entries, dropping each malformed one. Only when an entry
+    /// cannot even be delimited (truncated or invalid msgpack inside a packed payload) is the
+    /// rest of the payload lost, counted as one dropped entry.
+    fn log_entries(
         &self,
         r: &mut Renderer,
         out: &mut Vec<u8>,
-        rest: &mut &[u8],
+        entries: &[u8],
         count: &mut RenderedCount,
-    ) -> Result<(), MessageError> {
-        if r.write_event(out, &self.tag, rest)? {
-            count.lines += 1;
-        } else {
-            count.group_markers += 1;
+    ) {
+        let mut rest = entries;
+        while !rest.is_empty() {
+            let entry = rest;
+            count.entries += 1;
+            match r.write_event(out, &self.tag, &mut rest) {
+                Ok(true) => count.lines += 1,
+                Ok(false) => count.group_markers += 1,
+                Err(why) => {
+                    count.drop_entry(why);
+                    rest = entry;
+                    if skip(&mut rest).is_err() {
+                        return;
+                    }
+                }
+            }
         }
-        Ok(())
     }
 }
 
@@ -516,114 +635,6 @@ fn compat_entry(
             Ok(1)
         }
         other => Err(shape(other).into()),
-    }
-}
-
-/// Inflates every gzip member of `data`, refusing to produce more than `limit` bytes.
-fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let mut inflated = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
-    MultiGzDecoder::new(data)
-        .take(cap)
-        .read_to_end(&mut inflated)
-        .map_err(MessageError::Decompress)?;
-    if inflated.len() > limit {
-        return Err(MessageError::DecompressedTooLarge { limit });
-    }
-    Ok(inflated)
-}
-
-/// The options element, decoded.
-#[derive(Default)]
-struct Options {
-    chunk: Option<Chunk>,
-    size: Option<u64>,
-    gzip: Option<bool>,
-    signal: Option<Signal>,
-    metadata: Option<Bytes>,
-}
-
-impl Options {
-    fn parse(cur: &mut &[u8], frame: &Bytes) -> Result<Self, MessageError> {
-        let n = match next_head(cur)? {
-            Head::Map(n) => n,
-            // The Go fluent-logger (Docker's fluentd log driver) sends nil when it has no
-            // options; Fluent Bit accepts it as "no options".
-            Head::Nil => return Ok(Options::default()),
-            _ => return Err(MessageError::Shape("the options must be a map or nil")),
-        };
-        let mut options = Options::default();
-        for _ in 0..n {
-            let key = peek_head(skip(cur)?)?;
-            let encoded = skip(cur)?;
-            let value = peek_head(encoded)?;
-            let Head::Str(key) = key else { continue };
-            match key {
-                b"chunk" if options.chunk.is_none() => {
-                    let (Head::Str(token) | Head::Bin(token)) = value else {
-                        return Err(MessageError::BadOption {
-                            name: "chunk",
-                            expected: "a str or bin",
-                        });
-                    };
-                    options.chunk = Some(Chunk {
-                        encoded: frame.slice_ref(encoded),
-                        token: frame.slice_ref(token),
-                    });
-                }
-                b"size" if options.size.is_none() => {
-                    let size = match value {
-                        Head::Uint(v) => Some(v),
-                        Head::Int(v) => u64::try_from(v).ok(),
-                        _ => None,
-                    };
-                    options.size = Some(size.ok_or(MessageError::BadOption {
-                        name: "size",
-                        expected: "a non-negative integer",
-                    })?);
-                }
-                b"compressed" if options.gzip.is_none() => {
-                    options.gzip = Some(match value {
-                        Head::Str(b"gzip") => true,
-                        Head::Str(b"text") => false,
-                        Head::Str(other) => {
-                            return Err(MessageError::UnsupportedCompression(
-                                String::from_utf8_lossy(other).into_owned(),
-                            ));
-                        }
-                        _ => {
-                            return Err(MessageError::BadOption {
-                                name: "compressed",
-                                expected: "a string",
-                            })
-                        }
-                    });
-                }
-                b"fluent_signal" if options.signal.is_none() => {
-                    let code = match value {
-                        Head::Uint(v) => i128::from(v),
-                        Head::Int(v) => i128::from(v),
-                        _ => {
-                            return Err(MessageError::BadOption {
-                                name: "fluent_signal",
-                                expected: "an integer",
-                            })
-                        }
-                    };
-                    options.signal = Some(match code {
-                        0 => Signal::Logs,
-                        1 => Signal::Metrics,
-                        2 => Signal::Traces,
-                        other => return Err(MessageError::UnknownSignal(other)),
-                    });
-                }
-                b"metadata" if options.metadata.is_none() => {
-                    options.metadata = Some(frame.slice_ref(encoded))
-                }
-                _ => {}
-            }
-        }
-        Ok(options)
     }
 }
 
@@ -708,11 +719,12 @@ mod tests {
     #[test]
     fn refused_frames_still_tell_whether_an_ack_is_awaited() {
         let bad_signal = options(&[("fluent_signal", vec![0x07]), ("chunk", s("c1"))]);
-        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), bad_signal].concat();
+        let frame = [vec![0x93], s("app"), bin(&entry(1, 2)), bad_signal].concat();
         assert!(parse_bytes(frame.clone()).is_err());
         assert!(requests_ack(&frame));
         let no_chunk = options(&[("fluent_signal", vec![0x07])]);
-        let frame = [vec![0x93], s("app"), vec![0x91], entry(1, 2), no_chunk].concat();
+        let frame = [vec![0x93], s("app"), bin(&entry(1, 2)), no_chunk].concat();
+        assert!(parse_bytes(frame.clone()).is_err());
         assert!(!requests_ack(&frame));
         assert!(!requests_ack(&[0x93, 0xc1]));
         assert!(!requests_ack(&[]));
@@ -744,8 +756,8 @@ mod tests {
             msg.render(&mut out, OPTS).expect("renders"),
             RenderedCount {
                 lines: 1,
-                group_markers: 0,
-                entries: 1
+                entries: 1,
+                ..RenderedCount::default()
             }
         );
         assert_eq!(
@@ -945,11 +957,12 @@ mod tests {
             RenderedCount {
                 lines: 1,
                 group_markers: 2,
-                entries: 3
+                entries: 3,
+                ..RenderedCount::default()
             }
         );
         assert_eq!(text, line(1, 1));
-        // Only markers: nothing to store.
+        // Only markers: accepted, nothing to store.
         let frame = [
             vec![0x92],
             s("app"),
@@ -958,27 +971,70 @@ mod tests {
             marker(0xffff_fffe),
         ]
         .concat();
-        assert!(matches!(render(frame), Err(MessageError::NoRecords)));
+        let (count, text) = render(frame).expect("accepted");
+        assert_eq!(
+            (count.lines, count.group_markers, text.as_str()),
+            (0, 2, "")
+        );
     }
 
     #[test]
-    fn no_records() {
-        assert!(matches!(
-            render([vec![0x92], s("app"), vec![0x90]].concat()),
-            Err(MessageError::NoRecords)
-        ));
-        assert!(matches!(
-            render([vec![0x92], s("app"), bin(&[])].concat()),
-            Err(MessageError::NoRecords)
-        ));
+    fn messages_holding_nothing_are_accepted_and_render_nothing() {
+        // As Fluent Bit acknowledges them: an empty array, an empty payload, for every signal.
         let metrics = options(&[("fluent_signal", vec![0x01])]);
+        for frame in [
+            [vec![0x92], s("app"), vec![0x90]].concat(),
+            [vec![0x92], s("app"), bin(&[])].concat(),
+            [vec![0x93], s("m"), bin(&[]), metrics.clone()].concat(),
+            [vec![0x93], s("m"), vec![0x90], metrics].concat(),
+        ] {
+            let (count, text) = render(frame.clone()).expect("accepted");
+            assert_eq!(
+                (count.lines, count.entries, text.as_str()),
+                (0, 0, ""),
+                "{frame:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_entries_are_dropped_and_the_others_kept() {
+        // Forward mode: a record that is not [time, record], a bad time, an ext of another
+        // type, between good entries.
+        let bad_shape = vec![0x93, 0x01, 0x80, 0x80];
+        let bad_time = [vec![0x92, 0xc0], vec![0x80]].concat();
+        let bad_ext = vec![0x92, 0xd7, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0x80];
+        let frame = [
+            vec![0x92],
+            s("app"),
+            vec![0x95],
+            entry(1, 1),
+            bad_shape.clone(),
+            bad_time.clone(),
+            entry(2, 2),
+            bad_ext.clone(),
+        ]
+        .concat();
+        let (count, text) = render(frame).expect("keeps the good entries");
+        assert_eq!(text, line(1, 1) + &line(2, 2));
+        assert_eq!((count.entries, count.dropped), (5, 3));
+        assert!(matches!(count.first_drop, Some(RenderError::Shape { .. })));
+        // Packed: a malformed entry is skipped; truncated msgpack loses only the rest.
+        let payload = [
+            entry(1, 1),
+            bad_time.clone(),
+            entry(2, 2),
+            vec![0x92, 0x01, 0xc1],
+        ]
+        .concat();
+        let (count, text) = render([vec![0x92], s("app"), bin(&payload)].concat()).expect("kept");
+        assert_eq!(text, line(1, 1) + &line(2, 2));
+        assert_eq!((count.entries, count.dropped), (4, 2));
+        // Nothing valid at all: refused, so garbage is never acknowledged.
+        let frame = [vec![0x92], s("app"), vec![0x92], bad_shape, bad_ext].concat();
         assert!(matches!(
-            render([vec![0x93], s("m"), bin(&[]), metrics.clone()].concat()),
-            Err(MessageError::NoRecords)
-        ));
-        assert!(matches!(
-            render([vec![0x93], s("m"), vec![0x90], metrics].concat()),
-            Err(MessageError::NoRecords)
+            render(frame),
+            Err(MessageError::Msgpack(RenderError::Shape { .. }))
         ));
     }
 
@@ -1050,63 +1106,37 @@ mod tests {
     }
 
     #[test]
-    fn option_errors() {
+    fn options_fluent_bit_refuses_are_refused() {
+        let packed = |opts: Vec<u8>| [vec![0x93], s("app"), bin(&entry(1, 1)), opts].concat();
         let forward =
             |opts: Vec<u8>| [vec![0x93], s("app"), vec![0x91], entry(1, 1), opts].concat();
+        // PackedForward's payload format depends on fluent_signal: an unknown one is refused.
         assert!(matches!(
-            parse_bytes(forward(options(&[("fluent_signal", vec![0x03])]))),
+            parse_bytes(packed(options(&[("fluent_signal", vec![0x03])]))),
             Err(MessageError::UnknownSignal(3))
         ));
         assert!(matches!(
-            parse_bytes(forward(options(&[("fluent_signal", vec![0xff])]))),
+            parse_bytes(packed(options(&[("fluent_signal", vec![0xff])]))),
             Err(MessageError::UnknownSignal(-1))
         ));
         assert!(matches!(
-            parse_bytes(forward(options(&[("fluent_signal", s("1"))]))),
+            parse_bytes(packed(options(&[("fluent_signal", s("1"))]))),
             Err(MessageError::BadOption {
                 name: "fluent_signal",
                 ..
             })
         ));
-        assert!(matches!(
-            parse_bytes(forward(options(&[("compressed", s("zstd"))]))),
-            Err(MessageError::UnsupportedCompression(c)) if c == "zstd"
-        ));
-        assert!(matches!(
-            parse_bytes(forward(options(&[("compressed", s("gzip"))]))),
-            Err(MessageError::CompressedNotPacked)
-        ));
+        // In every mode: a chunk that is not a str or bin, options that are not a map or nil.
         assert!(matches!(
             parse_bytes(forward(options(&[("chunk", vec![0x01])]))),
             Err(MessageError::BadOption { name: "chunk", .. })
         ));
         assert!(matches!(
-            parse_bytes(forward(options(&[("size", vec![0xff])]))),
-            Err(MessageError::BadOption { name: "size", .. })
-        ));
-        assert!(matches!(
             parse_bytes(forward(vec![0x90])),
             Err(MessageError::Shape(_))
         ));
-        // Unknown keys, non-string keys and repeated keys (first wins) are tolerated.
-        let mut tolerant = options(&[
-            ("source", s("x")),
-            ("size", vec![0x01]),
-            ("size", vec![0x07]),
-        ]);
-        tolerant[0] += 1;
-        tolerant.extend_from_slice(&[0x92, 0x01, 0x02, 0xc0]);
-        assert!(parse_bytes(forward(tolerant)).is_ok());
-        // Message mode carries logs only, uncompressed, with map metadata.
+        // Message mode's metadata must be a map.
         let message = |opts: Vec<u8>| [vec![0x94], s("app"), vec![0x01, 0x80], opts].concat();
-        assert!(matches!(
-            parse_bytes(message(options(&[("fluent_signal", vec![0x01])]))),
-            Err(MessageError::SignalInMessageMode("metrics"))
-        ));
-        assert!(matches!(
-            parse_bytes(message(options(&[("compressed", s("gzip"))]))),
-            Err(MessageError::CompressedNotPacked)
-        ));
         assert!(matches!(
             parse_bytes(message(options(&[("metadata", vec![0x90])]))),
             Err(MessageError::BadOption {
@@ -1114,8 +1144,87 @@ mod tests {
                 ..
             })
         ));
-        // Outside Message mode, metadata is ignored.
-        assert!(parse_bytes(forward(options(&[("metadata", vec![0x90])]))).is_ok());
+    }
+
+    #[test]
+    fn options_fluent_bit_ignores_are_tolerated() {
+        let forward =
+            |opts: Vec<u8>| [vec![0x93], s("app"), vec![0x91], entry(1, 1), opts].concat();
+        let message = |opts: Vec<u8>| [vec![0x94], s("app"), vec![0x01, 0x80], opts].concat();
+        let tolerated = |frame: Vec<u8>| {
+            let msg = parse_bytes(frame).expect("accepted");
+            assert_eq!(msg.signal(), Signal::Logs);
+            let deviations = msg.deviations().to_vec();
+            assert_eq!(lines_of(&msg).lines().count(), 1);
+            deviations
+        };
+        let ignored = [Deviation::IgnoredOption];
+        // Forward mode: an unknown signal means logs; compression does not apply.
+        for opts in [
+            options(&[("fluent_signal", vec![0x03])]),
+            options(&[("fluent_signal", s("1"))]),
+            options(&[("compressed", s("gzip"))]),
+            options(&[("compressed", s("zstd"))]),
+        ] {
+            assert_eq!(tolerated(forward(opts)), ignored);
+        }
+        // Message mode is always one log record, uncompressed.
+        for opts in [
+            options(&[("fluent_signal", vec![0x01])]),
+            options(&[("compressed", s("gzip"))]),
+        ] {
+            assert_eq!(tolerated(message(opts)), ignored);
+        }
+        // A size that is not a count is a mismatch, not a refusal.
+        let msg = parse_bytes(forward(options(&[("size", vec![0xff])]))).expect("accepted");
+        assert_eq!(
+            (msg.declared_size(), msg.deviations()),
+            (None, &[Deviation::SizeMismatch][..])
+        );
+        // Unknown keys, non-string keys and repeated keys (first wins) pass unremarked;
+        // metadata outside Message mode is ignored.
+        let mut quiet = options(&[
+            ("source", s("x")),
+            ("size", vec![0x01]),
+            ("size", vec![0x07]),
+            ("metadata", vec![0x90]),
+            ("compressed", s("text")),
+        ]);
+        quiet[0] += 1;
+        quiet.extend_from_slice(&[0x92, 0x01, 0x02, 0xc0]);
+        let msg = parse_bytes(forward(quiet)).expect("accepted");
+        assert_eq!((msg.declared_size(), msg.deviations()), (Some(1), &[][..]));
+        // Elements after the options are ignored, in every mode.
+        let extra = [vec![0x95], s("app"), vec![0x01, 0x80, 0x80, 0xc0]].concat();
+        assert_eq!(tolerated(extra), [Deviation::ExtraElements]);
+        let extra = [
+            vec![0x94],
+            s("app"),
+            vec![0x91],
+            entry(1, 1),
+            vec![0x80, 0x01],
+        ]
+        .concat();
+        assert_eq!(tolerated(extra), [Deviation::ExtraElements]);
+    }
+
+    #[test]
+    fn compression_is_named_or_recognised() {
+        let payload = entry(1, 1);
+        let zst = zstd::encode_all(&payload[..], 3).expect("zstd");
+        for (data, opts) in [
+            (gzip(&payload), options(&[("compressed", s("gzip"))])),
+            (zst.clone(), options(&[("compressed", s("zstd"))])),
+            // Unnamed, named "text" or something unknown: the magic bytes decide.
+            (gzip(&payload), vec![0x80]),
+            (zst.clone(), options(&[("compressed", s("text"))])),
+            (zst, options(&[("compressed", s("snappy"))])),
+        ] {
+            let msg =
+                parse_bytes([vec![0x93], s("app"), bin(&data), opts].concat()).expect("parses");
+            assert_eq!(msg.mode(), Mode::CompressedPackedForward);
+            assert_eq!(lines_of(&msg), line(1, 1));
+        }
     }
 
     #[test]
@@ -1123,11 +1232,9 @@ mod tests {
         let cases: Vec<Vec<u8>> = vec![
             vec![0x80],
             [vec![0x91], s("app")].concat(),
-            [vec![0x95], s("app"), vec![0x01, 0x80, 0x80, 0x80]].concat(),
             [vec![0x92, 0x01, 0x90]].concat(),
             [vec![0x92], s("app"), vec![0xc0]].concat(),
             [vec![0x92], s("app"), vec![0x01]].concat(),
-            [vec![0x94], s("app"), vec![0x90, 0x80, 0x80]].concat(),
             [vec![0x92], s("app"), vec![0x90, 0xc0]].concat(),
             [vec![0x93], s("app"), vec![0x90], vec![0x81, 0xa1]].concat(),
             [
@@ -1165,7 +1272,10 @@ mod tests {
             options(&[("compressed", s("gzip"))]),
         ]
         .concat();
-        assert!(matches!(render(frame), Err(MessageError::Decompress(_))));
+        assert!(matches!(
+            render(frame),
+            Err(MessageError::Decompress { codec: "gzip", .. })
+        ));
     }
 
     #[test]
@@ -1182,7 +1292,8 @@ mod tests {
             parse_bytes(frame),
             Err(MessageError::Msgpack(RenderError::InvalidMarker))
         ));
-        let payload = [entry(1, 1), vec![0x93, 0x01, 0x80, 0x80]].concat();
+        // Every entry malformed: refused.
+        let payload = [vec![0x93, 0x01, 0x80, 0x80], vec![0x92, 0xc0, 0x80]].concat();
         let msg = parse_bytes([vec![0x92], s("app"), bin(&payload)].concat()).expect("parses");
         let mut out = b"prior".to_vec();
         assert!(matches!(

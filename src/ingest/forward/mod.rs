@@ -7,3 +7,5 @@ pub mod frame;
 pub mod handshake;
 pub mod listener;
 pub mod message;
+pub mod options;
+pub mod payload;
