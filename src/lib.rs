@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod http;
 pub mod ingest;
 pub mod output;
 pub mod pipeline;

@@ -198,6 +198,10 @@ fn disable_transparent_huge_pages() {
 fn init_logging() {
     env_logger::Builder::new()
         .filter_level(log::LevelFilter::Trace)
+        // actix's own start/stop chatter ("starting 2 workers") says nothing the service's
+        // lines do not; its warnings and errors still show.
+        .filter_module("actix_server", log::LevelFilter::Warn)
+        .filter_module("actix_http", log::LevelFilter::Warn)
         .format(|out, record| {
             let level = match record.level() {
                 log::Level::Error => "error",

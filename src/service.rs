@@ -1,8 +1,9 @@
 //! The whole service: outputs with their streams and HTTP servers, the pipeline, the inputs;
 //! started from a [`Config`] and stopped gracefully.
 
-use crate::api::ApiServer;
+use crate::api;
 use crate::config::{Config, InputConfig};
+use crate::http::{BoundServer, HttpSettings, RunningServer};
 use crate::ingest::dummy::Dummy;
 use crate::ingest::forward::listener::ForwardListener;
 use crate::output::{ReadSettings, VivoOutput};
@@ -44,7 +45,7 @@ pub enum StartError {
 pub struct Service {
     outputs: Arc<[VivoOutput]>,
     telemetry: Arc<Telemetry>,
-    api_servers: Vec<ApiServer>,
+    api_servers: Vec<RunningServer>,
     runtime: tokio::runtime::Runtime,
     inputs: Vec<tokio::task::JoinHandle<()>>,
     forward_addrs: Vec<SocketAddr>,
@@ -53,39 +54,19 @@ pub struct Service {
     grace: Duration,
 }
 
+/// An input that is ready to run: bound (Forward) or built (dummy).
+enum ReadyInput {
+    Dummy(Dummy),
+    Forward(ForwardListener),
+}
+
 impl Service {
-    /// Builds every component of `config` and starts listening. Returns once every listener is
-    /// bound, so the addresses are final.
+    /// Builds every component of `config`, binds every listener, and only then says where it
+    /// listens and starts serving, so a failed start logs nothing but the failure. Returns once
+    /// every listener is bound, so the addresses are final.
     pub fn start(config: &Config) -> Result<Service, StartError> {
         let telemetry = Arc::new(Telemetry::new());
-        let outputs: Arc<[VivoOutput]> = config
-            .outputs
-            .iter()
-            .map(|o| {
-                let matcher = match (&o.match_regex, &o.match_pattern) {
-                    (Some(re), _) => TagMatcher::Regex(regex::Regex::new(re).map_err(|e| {
-                        StartError::Invalid {
-                            what: o.instance.clone(),
-                            message: format!("invalid match_regex: {e}"),
-                        }
-                    })?),
-                    (None, Some(pattern)) => TagMatcher::Wildcard(pattern.clone()),
-                    (None, None) => TagMatcher::Nothing,
-                };
-                let settings = ReadSettings {
-                    empty_stream_on_read: o.empty_stream_on_read,
-                    cors_allow_origin: o.http_cors_allow_origin.clone(),
-                };
-                Ok(VivoOutput::new(
-                    o.instance.clone(),
-                    matcher,
-                    o.stream_queue_size,
-                    settings,
-                    &telemetry,
-                ))
-            })
-            .collect::<Result<Vec<_>, StartError>>()?
-            .into();
+        let outputs = build_outputs(config, &telemetry)?;
         let workers = config.outputs.iter().map(|o| o.workers).max().unwrap_or(1);
         let (pipeline, pipeline_threads) = pipeline::start(
             outputs.clone(),
@@ -105,24 +86,10 @@ impl Service {
             .thread_name("ingest")
             .enable_all()
             .build()?;
-        let mut api_servers = Vec::new();
-        for (index, o) in config.outputs.iter().enumerate() {
-            let server = ApiServer::start(
-                outputs.clone(),
-                index,
-                telemetry.clone(),
-                (o.host.clone(), o.port),
-                match o.http_workers {
-                    0 => default_http_workers(),
-                    n => n,
-                },
-            )
-            .map_err(|source| StartError::Bind {
-                what: o.instance.clone(),
-                addr: format!("{}:{}", o.host, o.port),
-                source,
-            })?;
-            for addr in &server.addrs {
+        let read_apis = bind_read_apis(config, &outputs, &telemetry)?;
+        let inputs = runtime.block_on(bind_inputs(config, &pipeline, &telemetry))?;
+        for (o, server) in config.outputs.iter().zip(&read_apis) {
+            for addr in server.addrs() {
                 log::info!(
                     "[output:vivo_exporter:{}] listening iface={} tcp_port={}",
                     o.instance,
@@ -130,54 +97,31 @@ impl Service {
                     addr.port()
                 );
             }
-            api_servers.push(server);
         }
-        let mut inputs = Vec::new();
         let mut forward_addrs = Vec::new();
-        let mut dummies = 0;
-        let mut forwards = 0;
-        for input in &config.inputs {
-            match input {
-                InputConfig::Dummy(settings) => {
-                    let instance = format!("dummy.{dummies}");
-                    dummies += 1;
-                    let dummy = Dummy::new(&instance, settings.clone()).map_err(|message| {
-                        StartError::Invalid {
-                            what: instance.clone(),
-                            message,
-                        }
-                    })?;
-                    inputs.push(runtime.spawn(dummy.run(pipeline.clone(), config.service.flush)));
-                }
-                InputConfig::Forward(settings) => {
-                    let instance = format!("forward.{forwards}");
-                    forwards += 1;
-                    let listener = runtime
-                        .block_on(ForwardListener::bind(
-                            &instance,
-                            settings,
-                            pipeline.clone(),
-                            telemetry.clone(),
-                        ))
-                        .map_err(|source| StartError::Bind {
-                            what: instance.clone(),
-                            addr: format!("{}:{}", settings.listen, settings.port),
-                            source,
-                        })?;
-                    let addr = listener.local_addr()?;
-                    log::info!(
-                        "[input:forward:{instance}] listening on {addr}{}",
-                        settings
-                            .unix_path
-                            .as_ref()
-                            .map(|p| format!(" and {}", p.display()))
-                            .unwrap_or_default()
-                    );
-                    forward_addrs.push(addr);
-                    inputs.push(runtime.spawn(listener.run()));
-                }
+        for (instance, input) in &inputs {
+            if let ReadyInput::Forward(listener) = input {
+                let addr = listener.local_addr()?;
+                log::info!(
+                    "[input:forward:{instance}] listening on {}",
+                    listener.describe()?
+                );
+                forward_addrs.push(addr);
             }
         }
+        let api_servers = read_apis
+            .into_iter()
+            .map(|server| server.start(runtime.handle()))
+            .collect();
+        let inputs = inputs
+            .into_iter()
+            .map(|(_, input)| match input {
+                ReadyInput::Dummy(dummy) => {
+                    runtime.spawn(dummy.run(pipeline.clone(), config.service.flush))
+                }
+                ReadyInput::Forward(listener) => runtime.spawn(listener.run()),
+            })
+            .collect();
         Ok(Service {
             outputs,
             telemetry,
@@ -195,7 +139,7 @@ impl Service {
     pub fn http_addrs(&self, index: usize) -> &[SocketAddr] {
         self.api_servers
             .get(index)
-            .map_or(&[], |server| server.addrs.as_slice())
+            .map_or(&[], |server| server.addrs())
     }
 
     /// The TCP addresses the Forward inputs listen on, in configuration order.
@@ -260,11 +204,117 @@ impl Service {
         if done_rx.recv_timeout(self.grace).is_err() {
             log::warn!("[engine] pipeline did not drain within the grace period");
         }
-        for server in self.api_servers {
-            server.stop();
-        }
+        self.runtime.block_on(async {
+            for server in self.api_servers {
+                server.stop().await;
+            }
+        });
         self.runtime.shutdown_timeout(Duration::from_secs(1));
     }
+}
+
+/// Every output with its streams and tag matcher.
+fn build_outputs(config: &Config, telemetry: &Telemetry) -> Result<Arc<[VivoOutput]>, StartError> {
+    let outputs = config
+        .outputs
+        .iter()
+        .map(|o| {
+            let matcher = match (&o.match_regex, &o.match_pattern) {
+                (Some(re), _) => {
+                    TagMatcher::Regex(regex::Regex::new(re).map_err(|e| StartError::Invalid {
+                        what: o.instance.clone(),
+                        message: format!("invalid match_regex: {e}"),
+                    })?)
+                }
+                (None, Some(pattern)) => TagMatcher::Wildcard(pattern.clone()),
+                (None, None) => TagMatcher::Nothing,
+            };
+            let settings = ReadSettings {
+                empty_stream_on_read: o.empty_stream_on_read,
+                cors_allow_origin: o.http_cors_allow_origin.clone(),
+            };
+            Ok(VivoOutput::new(
+                o.instance.clone(),
+                matcher,
+                o.stream_queue_size,
+                settings,
+                telemetry,
+            ))
+        })
+        .collect::<Result<Vec<_>, StartError>>()?;
+    Ok(outputs.into())
+}
+
+/// Binds the read API of every output, in configuration order.
+fn bind_read_apis(
+    config: &Config,
+    outputs: &Arc<[VivoOutput]>,
+    telemetry: &Arc<Telemetry>,
+) -> Result<Vec<BoundServer>, StartError> {
+    config
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(index, o)| {
+            let workers = match o.http_workers {
+                0 => default_http_workers(),
+                n => n,
+            };
+            let settings = HttpSettings::new(&o.instance, workers);
+            api::bind(
+                outputs.clone(),
+                index,
+                telemetry.clone(),
+                (&o.host, o.port),
+                &settings,
+            )
+            .map_err(|source| StartError::Bind {
+                what: o.instance.clone(),
+                addr: format!("{}:{}", o.host, o.port),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Builds every input and binds the listening ones (inside the ingest runtime), with their
+/// instance names (`dummy.0`, `forward.0`).
+async fn bind_inputs(
+    config: &Config,
+    pipeline: &PipelineHandle,
+    telemetry: &Arc<Telemetry>,
+) -> Result<Vec<(String, ReadyInput)>, StartError> {
+    let mut inputs = Vec::new();
+    let (mut dummies, mut forwards) = (0, 0);
+    for input in &config.inputs {
+        match input {
+            InputConfig::Dummy(settings) => {
+                let instance = format!("dummy.{dummies}");
+                dummies += 1;
+                let dummy = Dummy::new(&instance, settings.clone()).map_err(|message| {
+                    StartError::Invalid {
+                        what: instance.clone(),
+                        message,
+                    }
+                })?;
+                inputs.push((instance, ReadyInput::Dummy(dummy)));
+            }
+            InputConfig::Forward(settings) => {
+                let instance = format!("forward.{forwards}");
+                forwards += 1;
+                let listener =
+                    ForwardListener::bind(&instance, settings, pipeline.clone(), telemetry.clone())
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            what: instance.clone(),
+                            addr: format!("{}:{}", settings.listen, settings.port),
+                            source,
+                        })?;
+                inputs.push((instance, ReadyInput::Forward(listener)));
+            }
+        }
+    }
+    Ok(inputs)
 }
 
 /// One HTTP worker per core: reads share nothing, so they scale with cores.

@@ -1,19 +1,16 @@
 //! Response bodies: the stored entries of a stream read, or a small fixed text.
 
+use crate::http::MAX_BODY_PIECE;
 use crate::stream::Snapshot;
+use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use std::convert::Infallible;
 use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Largest piece handed to the HTTP layer at once. hyper queues pieces and writes them with
-/// vectored writes, without copying, so this only caps one `writev` element.
-const MAX_PIECE: usize = 256 * 1024;
-
-/// A response body: `Bytes` pieces sent as they are, with their total length known up front
-/// (so the response carries `Content-Length`).
+/// A response body: `Bytes` pieces handed to actix as they are, with their total length known
+/// up front (so the response carries `Content-Length`, HEAD included).
 pub struct ApiBody {
     pieces: std::vec::IntoIter<Bytes>,
     remaining: u64,
@@ -21,9 +18,10 @@ pub struct ApiBody {
 
 impl ApiBody {
     /// The entries `ids` (or nothing for `None`) of `snapshot`, as handles onto the stored
-    /// segments: no rendering, no concatenation, no copy of entry data.
+    /// segments: no rendering, no concatenation, no copy of entry data by our code. Pieces are
+    /// at most [`MAX_BODY_PIECE`] long, so actix's write buffer keeps its size.
     pub fn entries(snapshot: &Snapshot, ids: Option<RangeInclusive<u64>>) -> Self {
-        let pieces = ids.map_or_else(Vec::new, |ids| snapshot.pieces(ids, MAX_PIECE));
+        let pieces = ids.map_or_else(Vec::new, |ids| snapshot.pieces(ids, MAX_BODY_PIECE));
         Self::from_pieces(pieces)
     }
 
@@ -45,26 +43,21 @@ impl ApiBody {
     }
 }
 
-impl Body for ApiBody {
-    type Data = Bytes;
+impl MessageBody for ApiBody {
     type Error = Infallible;
 
-    fn poll_frame(
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.remaining)
+    }
+
+    fn poll_next(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Bytes, Infallible>>> {
         let this = self.get_mut();
         Poll::Ready(this.pieces.next().map(|piece| {
             this.remaining -= piece.len() as u64;
-            Ok(Frame::data(piece))
+            Ok(piece)
         }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
     }
 }

@@ -5,53 +5,35 @@ use super::body::ApiBody;
 use super::query::parse_selection;
 use super::ApiState;
 use crate::signal::Signal;
-use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
 
 /// The methods every endpoint answers.
-fn allowed() -> HeaderValue {
-    HeaderValue::from_static("GET, HEAD, OPTIONS")
-}
+const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
 /// The headers the CORS exposure list names, so browser clients can read them.
-fn exposed_headers() -> HeaderValue {
-    HeaderValue::from_static("vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id")
-}
+const EXPOSED: HeaderValue =
+    HeaderValue::from_static("vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id");
 
-fn json() -> HeaderValue {
-    HeaderValue::from_static("application/json")
-}
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-fn no_store() -> HeaderValue {
-    HeaderValue::from_static("no-store")
-}
-
-/// Routes a request (exact paths, spec §13.1) and answers it.
-pub fn handle<B>(req: &Request<B>, state: &ApiState) -> Response<ApiBody> {
-    match req.uri().path() {
-        "/logs" => read_stream(req, state, Signal::Logs),
-        "/metrics" => read_stream(req, state, Signal::Metrics),
-        "/traces" => read_stream(req, state, Signal::Traces),
-        "/" => root(req, state),
-        "/internal/metrics" => internal_metrics(req, state),
-        path => {
-            let message = format!(
-                "no endpoint at {path}; the endpoints are /logs, /metrics, /traces, / and /internal/metrics"
-            );
-            error(state, StatusCode::NOT_FOUND, "not_found", &message)
-        }
-    }
-}
+const START_ID: HeaderName = HeaderName::from_static("vivo-stream-start-id");
+const END_ID: HeaderName = HeaderName::from_static("vivo-stream-end-id");
+const NEXT_ID: HeaderName = HeaderName::from_static("vivo-stream-next-id");
 
 /// `/logs`, `/metrics`, `/traces`: the entries `from`/`to`/`limit` select, with the Vivo headers.
-fn read_stream<B>(req: &Request<B>, state: &ApiState, signal: Signal) -> Response<ApiBody> {
+/// HEAD builds the same answer (actix sends its headers, `Content-Length` included, and not
+/// its body) and never drains.
+pub fn read_stream(req: &HttpRequest, state: &ApiState, signal: Signal) -> HttpResponse<ApiBody> {
     let is_get = match *req.method() {
         Method::GET => true,
         Method::HEAD => false,
         Method::OPTIONS => return preflight(state),
         _ => return method_not_allowed(state, req),
     };
-    let selection = match parse_selection(req.uri().query().unwrap_or("")) {
+    let selection = match parse_selection(req.query_string()) {
         Ok(selection) => selection,
         Err(bad) => {
             return error(
@@ -67,21 +49,21 @@ fn read_stream<B>(req: &Request<B>, state: &ApiState, signal: Signal) -> Respons
     // short-lived guard on the snapshot is enough here.
     let snapshot = output.stream(signal).peek();
     let served = selection.resolve(snapshot.oldest_id(), snapshot.next_id());
-    let body = ApiBody::entries(&snapshot, served.clone());
-    let mut response = Response::new(body);
+    let mut response =
+        HttpResponse::with_body(StatusCode::OK, ApiBody::entries(&snapshot, served.clone()));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, json());
-    headers.insert(header::CACHE_CONTROL, no_store());
+    headers.insert(header::CONTENT_TYPE, JSON);
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
     state.add_cors(headers, true);
     let next_id = match &served {
         Some(ids) => {
-            headers.insert("vivo-stream-start-id", HeaderValue::from(*ids.start()));
-            headers.insert("vivo-stream-end-id", HeaderValue::from(*ids.end()));
+            headers.insert(START_ID, HeaderValue::from(*ids.start()));
+            headers.insert(END_ID, HeaderValue::from(*ids.end()));
             ids.end() + 1
         }
         None => snapshot.next_id(),
     };
-    headers.insert("vivo-stream-next-id", HeaderValue::from(next_id));
+    headers.insert(NEXT_ID, HeaderValue::from(next_id));
     if is_get && output.settings.empty_stream_on_read {
         if let Some(ids) = &served {
             // The body holds the served bytes, so deleting them from the stream is safe now.
@@ -92,10 +74,13 @@ fn read_stream<B>(req: &Request<B>, state: &ApiState, signal: Signal) -> Respons
 }
 
 /// `/`: the same text the original serves, so health checks keep working.
-fn root<B>(req: &Request<B>, state: &ApiState) -> Response<ApiBody> {
+pub fn root(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     match *req.method() {
         Method::GET | Method::HEAD => {
-            let mut response = Response::new(ApiBody::text("Fluent Bit Vivo Exporter\n"));
+            let mut response = HttpResponse::with_body(
+                StatusCode::OK,
+                ApiBody::text("Fluent Bit Vivo Exporter\n"),
+            );
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -108,10 +93,11 @@ fn root<B>(req: &Request<B>, state: &ApiState) -> Response<ApiBody> {
 }
 
 /// `/internal/metrics`: the service's own counters in Prometheus text format.
-fn internal_metrics<B>(req: &Request<B>, state: &ApiState) -> Response<ApiBody> {
+pub fn internal_metrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     match *req.method() {
         Method::GET | Method::HEAD => {
-            let mut response = Response::new(ApiBody::text(state.telemetry.render()));
+            let mut response =
+                HttpResponse::with_body(StatusCode::OK, ApiBody::text(state.telemetry.render()));
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
@@ -125,23 +111,31 @@ fn internal_metrics<B>(req: &Request<B>, state: &ApiState) -> Response<ApiBody> 
     }
 }
 
+/// Any other path: 404 with a JSON body naming the endpoints.
+pub fn not_found(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
+    let message = format!(
+        "no endpoint at {}; the endpoints are /logs, /metrics, /traces, / and /internal/metrics",
+        req.path()
+    );
+    error(state, StatusCode::NOT_FOUND, "not_found", &message)
+}
+
 /// OPTIONS: a CORS preflight answer (spec §13.13).
-fn preflight(state: &ApiState) -> Response<ApiBody> {
-    let mut response = Response::new(ApiBody::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
+fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
+    let mut response = HttpResponse::with_body(StatusCode::NO_CONTENT, ApiBody::empty());
     let headers = response.headers_mut();
-    headers.insert(header::ALLOW, allowed());
+    headers.insert(header::ALLOW, ALLOWED);
     if state.add_cors(headers, true) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, allowed());
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED);
     }
     response
 }
 
-fn method_not_allowed<B>(state: &ApiState, req: &Request<B>) -> Response<ApiBody> {
+fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse<ApiBody> {
     let message = format!(
         "method {} is not allowed on {}; use GET, HEAD or OPTIONS",
         req.method(),
-        req.uri().path()
+        req.path()
     );
     let mut response = error(
         state,
@@ -149,25 +143,24 @@ fn method_not_allowed<B>(state: &ApiState, req: &Request<B>) -> Response<ApiBody
         "method_not_allowed",
         &message,
     );
-    response.headers_mut().insert(header::ALLOW, allowed());
+    response.headers_mut().insert(header::ALLOW, ALLOWED);
     response
 }
 
 /// An error answer: `{"error":"<code>","message":"<text>"}` with the CORS headers if configured.
-fn error(state: &ApiState, status: StatusCode, code: &str, message: &str) -> Response<ApiBody> {
+fn error(state: &ApiState, status: StatusCode, code: &str, message: &str) -> HttpResponse<ApiBody> {
     let body = serde_json::json!({ "error": code, "message": message }).to_string() + "\n";
-    let mut response = Response::new(ApiBody::text(body));
-    *response.status_mut() = status;
+    let mut response = HttpResponse::with_body(status, ApiBody::text(body));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, json());
-    headers.insert(header::CACHE_CONTROL, no_store());
+    headers.insert(header::CONTENT_TYPE, JSON);
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
     state.add_cors(headers, false);
     response
 }
 
 impl ApiState {
     /// Adds the era-A CORS headers when `http_cors_allow_origin` is set; returns whether it is.
-    fn add_cors(&self, headers: &mut http::HeaderMap, expose_vivo_headers: bool) -> bool {
+    fn add_cors(&self, headers: &mut HeaderMap, expose_vivo_headers: bool) -> bool {
         let Some(origin) = &self.cors_origin else {
             return false;
         };
@@ -177,7 +170,7 @@ impl ApiState {
             HeaderValue::from_static("Origin, X-Requested-With, Content-Type, Accept"),
         );
         if expose_vivo_headers {
-            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed_headers());
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
         }
         true
     }

@@ -59,6 +59,18 @@ impl ForwardListener {
         })
     }
 
+    /// Where it listens, for the start-up log line: the TCP address and the Unix socket.
+    pub fn describe(&self) -> std::io::Result<String> {
+        let mut text = self.tcp.local_addr()?.to_string();
+        #[cfg(unix)]
+        if let Some(path) = self.unix.as_ref().and_then(|u| u.local_addr().ok()) {
+            if let Some(path) = path.as_pathname() {
+                text.push_str(&format!(" and {}", path.display()));
+            }
+        }
+        Ok(text)
+    }
+
     /// The TCP address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.tcp.local_addr()
