@@ -15,7 +15,9 @@ use crate::render::{RenderOptions, Renderer};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
 use crossbeam_channel::{Receiver, Sender};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -47,6 +49,20 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// Rendering the batch panicked (a bug): the batch is refused, the pipeline goes on.
+    pub fn panicked(payload: &(dyn std::any::Any + Send)) -> Self {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic");
+        log::error!("[pipeline] rendering a batch panicked: {what}");
+        Rejection {
+            reason: "panic",
+            detail: format!("rendering failed ({what})"),
+        }
+    }
+
     /// The pipeline is shutting down and takes no more work.
     pub fn stopping() -> Self {
         Rejection {
@@ -101,52 +117,58 @@ struct Rendered {
 /// dropped and the work in flight is published.
 #[derive(Clone)]
 pub struct PipelineHandle {
-    jobs: Sender<Job>,
+    workers: Arc<RenderPool>,
     next_seq: Arc<AtomicU64>,
     inflight: Arc<Semaphore>,
     inflight_limit: usize,
 }
 
-/// The pipeline's threads, to wait for after the last handle is dropped.
-pub struct PipelineThreads {
-    threads: Vec<JoinHandle<()>>,
+/// The `workers` pool and what its jobs need: where rendered batches go, the outputs they are
+/// routed to, and the rendering options.
+struct RenderPool {
+    pool: rayon::ThreadPool,
+    rendered: Sender<Rendered>,
+    outputs: Arc<[VivoOutput]>,
+    opts: RenderOptions,
 }
 
-/// Starts `settings.workers` render threads and the publisher thread.
+/// The publisher thread, to wait for after the last handle is dropped.
+pub struct PipelineThreads {
+    publisher: JoinHandle<()>,
+}
+
+/// Starts the `settings.workers` render pool and the publisher thread.
 pub fn start(
     outputs: Arc<[VivoOutput]>,
     settings: PipelineSettings,
     telemetry: Arc<Telemetry>,
 ) -> std::io::Result<(PipelineHandle, PipelineThreads)> {
-    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<Job>();
     let (rendered_tx, rendered_rx) = crossbeam_channel::unbounded::<Rendered>();
-    let mut threads = Vec::new();
-    for n in 0..settings.workers.max(1) {
-        let jobs = jobs_rx.clone();
-        let rendered = rendered_tx.clone();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.workers.max(1))
+        .thread_name(|n| format!("render-{n}"))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let publisher = {
         let outputs = outputs.clone();
-        let opts = settings.render;
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("render-{n}"))
-                .spawn(move || render_loop(&jobs, &rendered, &outputs, opts))?,
-        );
-    }
-    drop(rendered_tx);
-    threads.push(
         std::thread::Builder::new()
             .name("publisher".into())
-            .spawn(move || publish_loop(&rendered_rx, &outputs, &telemetry))?,
-    );
+            .spawn(move || publish_loop(&rendered_rx, &outputs, &telemetry))?
+    };
     let limit = settings.inflight_bytes.clamp(1, Semaphore::MAX_PERMITS);
     Ok((
         PipelineHandle {
-            jobs: jobs_tx,
+            workers: Arc::new(RenderPool {
+                pool,
+                rendered: rendered_tx,
+                outputs,
+                opts: settings.render,
+            }),
             next_seq: Arc::new(AtomicU64::new(0)),
             inflight: Arc::new(Semaphore::new(limit)),
             inflight_limit: limit,
         },
-        PipelineThreads { threads },
+        PipelineThreads { publisher },
     ))
 }
 
@@ -174,37 +196,35 @@ impl PipelineHandle {
             done: Some(done_tx),
             permit,
         };
-        if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(job) {
-            if let Some(done) = job.done {
-                let _ = done.send(Outcome::Rejected(Rejection::stopping()));
-            }
-        }
+        let workers = self.workers.clone();
+        self.workers.pool.spawn(move || workers.render(job));
         done_rx
     }
 }
 
 impl PipelineThreads {
-    /// Waits until every submitted batch is published and the threads have ended.
+    /// Waits until every submitted batch is published and the publisher has ended.
     pub fn join(self) {
-        for thread in self.threads {
-            if thread.join().is_err() {
-                log::error!("a pipeline thread panicked");
-            }
+        if self.publisher.join().is_err() {
+            log::error!("the publisher thread panicked");
         }
     }
 }
 
-fn render_loop(
-    jobs: &Receiver<Job>,
-    rendered: &Sender<Rendered>,
-    outputs: &[VivoOutput],
-    opts: RenderOptions,
-) {
-    let mut scratch = Vec::with_capacity(64 * 1024);
-    let mut renderer = Renderer::new(opts);
-    for job in jobs {
+thread_local! {
+    /// Each render thread's renderer and output buffer, reused from batch to batch; made on the
+    /// thread's first batch, with its pool's options (a thread belongs to one pool).
+    static SCRATCH: RefCell<Option<(Renderer, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+impl RenderPool {
+    /// Renders one batch on the current pool thread and hands it to the publisher. A panic
+    /// while rendering refuses that batch alone: the publisher still gets its sequence number,
+    /// so the batches after it are published.
+    fn render(&self, job: Job) {
         let tag = job.batch.tag();
-        let targets: Vec<usize> = outputs
+        let targets: Vec<usize> = self
+            .outputs
             .iter()
             .enumerate()
             .filter(|(_, output)| output.matcher.matches(tag))
@@ -214,19 +234,29 @@ fn render_loop(
             // Routed nowhere, as Fluent Bit drops a chunk no output matches: no need to render.
             Ok((Vec::new(), 0))
         } else {
-            scratch.clear();
-            match job.batch.render(&mut renderer, &mut scratch) {
-                // Nothing to store (an empty message, only group markers): accepted, and no
-                // ID is used, as an empty text is never stored.
-                Ok(records) if scratch.is_empty() => Ok((Vec::new(), records)),
-                // Hand the buffer over (the publisher copies it into the stream) and start the
-                // next batch in a fresh one of the same size: no copy here.
-                Ok(records) => {
-                    let fresh = Vec::with_capacity(scratch.capacity().min(8 * 1024 * 1024));
-                    Ok((std::mem::replace(&mut scratch, fresh), records))
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let (renderer, out) = scratch.get_or_insert_with(|| {
+                    (Renderer::new(self.opts), Vec::with_capacity(64 << 10))
+                });
+                out.clear();
+                let rendered = catch_unwind(AssertUnwindSafe(|| job.batch.render(renderer, out)));
+                match rendered {
+                    // Hand the buffer over (the publisher copies it into the stream) and start
+                    // the next batch in a fresh one of the same size: no copy here. Nothing to
+                    // store (an empty message, only group markers): accepted, and no ID is used.
+                    Ok(Ok(records)) => {
+                        let fresh = Vec::with_capacity(out.capacity().min(8 * 1024 * 1024));
+                        Ok((std::mem::replace(out, fresh), records))
+                    }
+                    Ok(Err(rejection)) => Err(rejection),
+                    Err(panic) => {
+                        // Whatever state the panic left behind is dropped with it.
+                        *scratch = None;
+                        Err(Rejection::panicked(&*panic))
+                    }
                 }
-                Err(reason) => Err(reason),
-            }
+            })
         };
         let message = Rendered {
             seq: job.seq,
@@ -237,9 +267,8 @@ fn render_loop(
             done: job.done,
             _permit: job.permit,
         };
-        if rendered.send(message).is_err() {
-            return;
-        }
+        // The publisher ends only after every handle and every job is gone.
+        let _ = self.rendered.send(message);
     }
 }
 
@@ -300,5 +329,156 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
         if let Some(done) = item.done {
             let _ = done.send(outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::ReadSettings;
+    use crate::tag_match::TagMatcher;
+
+    /// A batch whose render is scripted: some lines, nothing, an error, or a panic.
+    struct Scripted {
+        tag: &'static str,
+        lines: &'static [&'static str],
+        fail: Option<&'static str>,
+        panic: bool,
+    }
+
+    impl Scripted {
+        fn lines(tag: &'static str, lines: &'static [&'static str]) -> Box<dyn Batch> {
+            Box::new(Scripted {
+                tag,
+                lines,
+                fail: None,
+                panic: false,
+            })
+        }
+    }
+
+    impl Batch for Scripted {
+        fn signal(&self) -> Signal {
+            Signal::Logs
+        }
+        fn tag(&self) -> &str {
+            self.tag
+        }
+        fn render(&self, _: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection> {
+            assert!(!self.panic, "scripted panic");
+            if let Some(reason) = self.fail {
+                return Err(Rejection {
+                    reason,
+                    detail: "scripted".into(),
+                });
+            }
+            for line in self.lines {
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+            Ok(self.lines.len() as u64)
+        }
+    }
+
+    /// Submits `batches` in order to a pipeline with `workers` workers and one output matching
+    /// `app*`; returns the outcomes and the stream's text.
+    fn run(workers: usize, batches: Vec<Box<dyn Batch>>) -> (Vec<Outcome>, String) {
+        let telemetry = Arc::new(Telemetry::new());
+        let output = VivoOutput::new(
+            "vivo_exporter.0".into(),
+            TagMatcher::Wildcard("app*".into()),
+            1 << 20,
+            ReadSettings::default(),
+            &telemetry,
+        );
+        let outputs: Arc<[VivoOutput]> = vec![output].into();
+        let settings = PipelineSettings {
+            workers,
+            render: RenderOptions::default(),
+            inflight_bytes: 1 << 20,
+        };
+        let (handle, threads) = start(outputs.clone(), settings, telemetry).expect("starts");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let outcomes = runtime.block_on(async {
+            let mut pending = Vec::new();
+            for batch in batches {
+                pending.push(handle.submit("test.0".into(), batch, 10).await);
+            }
+            let mut outcomes = Vec::new();
+            for receiver in pending {
+                outcomes.push(receiver.await.expect("an outcome"));
+            }
+            outcomes
+        });
+        drop(handle);
+        threads.join();
+        let snapshot = outputs[0].stream(Signal::Logs).snapshot();
+        let text = (snapshot.oldest_id()..snapshot.next_id())
+            .map(|id| String::from_utf8_lossy(snapshot.get(id).expect("held")).into_owned())
+            .collect();
+        (outcomes, text)
+    }
+
+    #[test]
+    fn a_panicking_batch_is_refused_and_the_pipeline_goes_on() {
+        let panicking = Box::new(Scripted {
+            tag: "app",
+            lines: &[],
+            fail: None,
+            panic: true,
+        });
+        let (outcomes, text) = run(
+            2,
+            vec![
+                Scripted::lines("app", &["a"]),
+                panicking,
+                Scripted::lines("app", &["b", "c"]),
+            ],
+        );
+        assert_eq!(outcomes[0], Outcome::Accepted { records: 1 });
+        assert!(matches!(&outcomes[1], Outcome::Rejected(r) if r.reason == "panic"));
+        assert_eq!(outcomes[2], Outcome::Accepted { records: 2 });
+        assert_eq!(text, "a\nb\nc\n");
+    }
+
+    #[test]
+    fn refused_empty_and_unrouted_batches_use_no_id() {
+        let failing = Box::new(Scripted {
+            tag: "app",
+            lines: &["never"],
+            fail: Some("malformed"),
+            panic: false,
+        });
+        let (outcomes, text) = run(
+            1,
+            vec![
+                failing,
+                Scripted::lines("app", &[]),
+                Scripted::lines("other", &["unrouted"]),
+                Scripted::lines("app", &["kept"]),
+            ],
+        );
+        assert!(matches!(&outcomes[0], Outcome::Rejected(r) if r.reason == "malformed"));
+        assert_eq!(outcomes[1], Outcome::Accepted { records: 0 });
+        assert_eq!(outcomes[2], Outcome::Accepted { records: 0 });
+        assert_eq!(outcomes[3], Outcome::Accepted { records: 1 });
+        // Only the last batch became an entry, and it is entry 0.
+        assert_eq!(text, "kept\n");
+    }
+
+    #[test]
+    fn ids_follow_submission_order_with_many_workers() {
+        const LINES: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
+        let batches = (0..400)
+            .map(|n| Scripted::lines("app", std::slice::from_ref(&LINES[n % 8])))
+            .collect();
+        let (outcomes, text) = run(4, batches);
+        assert!(outcomes
+            .iter()
+            .all(|o| *o == Outcome::Accepted { records: 1 }));
+        let expected: String = (0..400).map(|n| format!("{}\n", n % 8)).collect();
+        assert_eq!(text, expected);
     }
 }
