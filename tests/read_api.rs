@@ -389,3 +389,113 @@ fn a_port_already_in_use_is_refused_at_start() {
     assert!(err.to_string().contains(&port.to_string()), "{err}");
     first.stop();
 }
+
+/// Reads `n` HTTP/1.1 responses with `Content-Length` bodies, one after another, from `stream`.
+fn read_responses(stream: &mut std::net::TcpStream, n: usize) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut responses = Vec::new();
+    while responses.len() < n {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(buf[..end].to_vec()).expect("head is text");
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().expect("a length"))
+                })
+                .expect("Content-Length");
+            if buf.len() >= end + 4 + length {
+                let body = buf[end + 4..end + 4 + length].to_vec();
+                buf.drain(..end + 4 + length);
+                responses.push((head, body));
+                continue;
+            }
+        }
+        let got = stream.read(&mut chunk).expect("read");
+        assert!(got > 0, "closed after {} of {n} responses", responses.len());
+        buf.extend_from_slice(&chunk[..got]);
+    }
+    assert!(buf.is_empty(), "more bytes than {n} responses");
+    responses
+}
+
+#[test]
+fn a_hundred_pipelined_requests_on_one_connection_are_each_answered_in_order() {
+    use std::io::Write;
+    let service = start(&output_only(""));
+    publish(&service, Signal::Logs, 0, 50);
+    let mut stream = std::net::TcpStream::connect(http_addr(&service)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // Entry i alone, a range, an empty tail read, and a 404, in turn, all in one write.
+    let target = |i: u64| match i % 4 {
+        // (to=0 would mean "no upper bound", so entry 0 is never asked for alone)
+        0 => format!("/logs?from={}&to={}", i / 2 + 1, i / 2 + 1),
+        1 => format!("/logs?from={}&limit=3", i / 4),
+        2 => "/logs?from=50".to_string(),
+        _ => format!("/nowhere/{i}"),
+    };
+    let requests: String = (0..100)
+        .map(|i| format!("GET {} HTTP/1.1\r\nHost: test\r\n\r\n", target(i)))
+        .collect();
+    stream.write_all(requests.as_bytes()).unwrap();
+    let responses = read_responses(&mut stream, 100);
+    for (i, (head, body)) in responses.iter().enumerate() {
+        let i = i as u64;
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        let (status, start, end, next, expected_body) = match i % 4 {
+            0 => {
+                let id = i / 2 + 1;
+                let e = String::from_utf8(entry(id, 2).to_vec()).unwrap();
+                ("200", Some(id), Some(id), id + 1, e)
+            }
+            1 => {
+                let first = i / 4;
+                let e: String = (first..first + 3)
+                    .map(|id| String::from_utf8(entry(id, 2).to_vec()).unwrap())
+                    .collect();
+                ("200", Some(first), Some(first + 2), first + 3, e)
+            }
+            2 => ("200", None, None, 50, String::new()),
+            _ => {
+                assert!(head.starts_with("HTTP/1.1 404"), "request {i}: {head}");
+                let json: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+                assert_eq!(json["error"], "not_found", "request {i}");
+                assert!(
+                    json["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("/nowhere/{i}")),
+                    "request {i}: the answer is for this request"
+                );
+                continue;
+            }
+        };
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "request {i}: {head}"
+        );
+        assert_eq!(header("content-type").as_deref(), Some("application/json"));
+        assert_eq!(
+            header("vivo-stream-start-id"),
+            start.map(|v| v.to_string()),
+            "request {i}"
+        );
+        assert_eq!(header("vivo-stream-end-id"), end.map(|v| v.to_string()));
+        assert_eq!(header("vivo-stream-next-id"), Some(next.to_string()));
+        assert_eq!(
+            String::from_utf8(body.clone()).unwrap(),
+            expected_body,
+            "request {i}"
+        );
+    }
+}
