@@ -2,10 +2,10 @@
 
 use clap::Parser;
 use mimalloc::MiMalloc;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vivo_exporter::config::{values, Config, DEFAULT_CONFIG};
+use vivo_exporter::logging;
 use vivo_exporter::service::Service;
 
 #[global_allocator]
@@ -25,7 +25,7 @@ struct Cli {
     config: Option<PathBuf>,
 
     /// Read API listen address (the output's `host`).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = values::host)]
     host: Option<String>,
 
     /// Read API port (the output's `port`; 0 picks a free one). Needs a single vivo_exporter output.
@@ -41,7 +41,7 @@ struct Cli {
     empty_stream_on_read: Option<bool>,
 
     /// Access-Control-Allow-Origin value (`http_cors_allow_origin`), e.g. '*'.
-    #[arg(long, value_name = "ORIGIN")]
+    #[arg(long, value_name = "ORIGIN", value_parser = values::header_value)]
     http_cors_allow_origin: Option<String>,
 
     /// Render worker threads (`workers`).
@@ -91,10 +91,9 @@ See README.md for the full reference.";
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
-    // Logging starts before the configuration is read, so warnings about it are seen; the
-    // configured level applies from then on.
-    init_logging();
-    log::set_max_level(cli.log_level.unwrap_or(log::LevelFilter::Info));
+    // Logging starts before the configuration is read, holding its lines back until the
+    // configured level is known (see `logging`).
+    logging::init();
     if cli.print_default_config {
         print!("{DEFAULT_CONFIG}");
         return ExitCode::SUCCESS;
@@ -103,18 +102,19 @@ fn main() -> ExitCode {
         Some(path) => Config::load(path),
         None => Ok(Config::embedded_default()),
     };
+    let refuse = |message: &dyn std::fmt::Display| {
+        logging::release(cli.log_level.unwrap_or(log::LevelFilter::Info));
+        eprintln!("vivo-exporter: {message}");
+        ExitCode::from(2)
+    };
     let mut config = match loaded {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("vivo-exporter: {err}");
-            return ExitCode::from(2);
-        }
+        Err(err) => return refuse(&err),
     };
     if let Err(message) = apply_flags(&cli, &mut config) {
-        eprintln!("vivo-exporter: {message}");
-        return ExitCode::from(2);
+        return refuse(&message);
     }
-    log::set_max_level(config.service.log_level);
+    logging::release(config.service.log_level);
     if cli.dry_run {
         println!(
             "configuration {} is valid: {} input(s), {} output(s)",
@@ -192,27 +192,4 @@ fn disable_transparent_huge_pages() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
-}
-
-/// Log lines in Fluent Bit's shape: `[2026/11/25 18:42:28] [ info] message`, on stderr.
-fn init_logging() {
-    env_logger::Builder::new()
-        .filter_level(log::LevelFilter::Trace)
-        // actix's own start/stop chatter ("starting 2 workers") says nothing the service's
-        // lines do not; its warnings and errors still show.
-        .filter_module("actix_server", log::LevelFilter::Warn)
-        .filter_module("actix_http", log::LevelFilter::Warn)
-        .format(|out, record| {
-            let level = match record.level() {
-                log::Level::Error => "error",
-                log::Level::Warn => " warn",
-                log::Level::Info => " info",
-                log::Level::Debug => "debug",
-                log::Level::Trace => "trace",
-            };
-            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            let stamp = now.replace('-', "/").replace('T', " ").replace('Z', "");
-            writeln!(out, "[{stamp}] [{level}] {}", record.args())
-        })
-        .init();
 }

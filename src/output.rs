@@ -54,7 +54,15 @@ impl VivoOutput {
     pub fn publish<B: AsRef<[u8]>>(&self, signal: Signal, entries: Vec<B>) {
         let count = entries.len() as u64;
         let bytes: u64 = entries.iter().map(|b| b.as_ref().len() as u64).sum();
-        let (_, change) = self.stream(signal).publish(entries);
+        let (ids, change) = self.stream(signal).publish(entries);
+        log::debug!(
+            "[output:vivo_exporter:{}] /{}: published IDs {}..={} ({bytes} bytes), evicted {}",
+            self.instance,
+            signal.name(),
+            ids.start,
+            ids.end.saturating_sub(1),
+            change.removed_entries
+        );
         let counters = &self.counters[signal.index()];
         counters.published_entries.inc_by(count);
         counters.published_bytes.inc_by(bytes);

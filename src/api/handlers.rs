@@ -5,6 +5,7 @@ use super::body::ApiBody;
 use super::query::parse_selection;
 use super::ApiState;
 use crate::signal::Signal;
+use crate::telemetry::exposition::Format;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -92,17 +93,26 @@ pub fn root(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     }
 }
 
-/// `/internal/metrics`: the service's own counters in Prometheus text format.
+/// `/internal/metrics`: the service's own counters, in Prometheus text format or, when the
+/// scraper's `Accept` prefers it, OpenMetrics.
 pub fn internal_metrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     match *req.method() {
         Method::GET | Method::HEAD => {
-            let mut response =
-                HttpResponse::with_body(StatusCode::OK, ApiBody::text(state.telemetry.render()));
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let format = Format::negotiate(accept);
+            let mut response = HttpResponse::with_body(
+                StatusCode::OK,
+                ApiBody::text(state.telemetry.render(format)),
+            );
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                HeaderValue::from_static(format.content_type()),
             );
+            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
             state.add_cors(headers, false);
             response
         }

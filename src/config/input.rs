@@ -226,7 +226,7 @@ fn forward(section: &Section) -> Result<ForwardInput, ConfigError> {
             continue;
         }
         match property.key.as_str() {
-            "listen" => input.listen = property.parse(values::text)?,
+            "listen" => input.listen = property.parse(values::host)?,
             "port" => input.port = property.parse(values::unsigned)?,
             "unix_path" => input.unix_path = Some(property.parse(values::text)?.into()),
             "unix_perm" => input.unix_perm = Some(property.parse(values::octal_mode)?),

@@ -69,19 +69,19 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             }
             "retry_limit" => property.ignore("the output never retries"),
             "match" => output.match_pattern = Some(property.parse(values::text)?),
-            "match_regex" => output.match_regex = Some(property.parse(values::text)?),
+            "match_regex" => output.match_regex = Some(property.parse(values::regex)?),
             "empty_stream_on_read" => {
                 output.empty_stream_on_read = property.parse(values::boolean)?
             }
             "stream_queue_size" => output.stream_queue_size = property.parse(values::size)?,
             "http_cors_allow_origin" => {
-                output.http_cors_allow_origin = Some(property.parse(values::text)?)
+                output.http_cors_allow_origin = Some(property.parse(values::header_value)?)
             }
             "workers" => output.workers = property.parse(values::unsigned_in(1, 256))?,
             "http_server.workers" | "http_workers" => {
                 output.http_workers = property.parse(values::unsigned_in(0, 256))?
             }
-            "host" => output.host = property.parse(values::text)?,
+            "host" => output.host = property.parse(values::host)?,
             "port" => output.port = property.parse(values::unsigned)?,
             key => {
                 return Err(property.error(format!(

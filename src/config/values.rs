@@ -128,6 +128,45 @@ pub fn json_object(text: &str) -> Result<String, String> {
     }
 }
 
+/// A listen address: an IP address or a name that resolves (`localhost`), checked at load
+/// time so that a typo fails in `--dry-run` too, with its line and key.
+pub fn host(text: &str) -> Result<String, String> {
+    let text = text.trim_start_matches('[').trim_end_matches(']');
+    if text.is_empty() {
+        return Err("the address is empty".to_string());
+    }
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let resolves = std::net::ToSocketAddrs::to_socket_addrs(&(text, 0))
+        .is_ok_and(|mut addrs| addrs.next().is_some());
+    match resolves {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "'{text}' is neither an IP address nor a host name that resolves"
+        )),
+    }
+}
+
+/// A regular expression, compiled once at load time to check it (the output compiles it again
+/// at start).
+pub fn regex(text: &str) -> Result<String, String> {
+    regex::Regex::new(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("invalid regular expression '{text}': {e}"))
+}
+
+/// A value that can be sent as an HTTP header value: visible ASCII, spaces and tabs.
+pub fn header_value(text: &str) -> Result<String, String> {
+    let valid = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
+    if text.is_empty() || !text.bytes().all(valid) {
+        return Err(format!(
+            "'{text}' cannot be sent as an HTTP header value (visible ASCII only)"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// Fluent Bit's `log_level` names, mapped onto the `log` crate's filter.
 pub fn log_level(text: &str) -> Result<log::LevelFilter, String> {
     match text.to_ascii_lowercase().as_str() {

@@ -36,6 +36,15 @@ impl Batch for ForwardBatch {
                 reason: e.reason(),
                 detail: e.to_string(),
             })?;
+        log::debug!(
+            "[input:forward:{}] tag {:?}: {} entries, {} lines, {} group markers, {} bytes of JSON",
+            self.instance,
+            self.message.tag(),
+            count.entries,
+            count.lines,
+            count.group_markers,
+            out.len()
+        );
         if let Some(why) = &count.first_drop {
             self.telemetry
                 .dropped_entries(&self.instance, why.reason(), count.dropped);

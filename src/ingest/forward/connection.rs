@@ -53,6 +53,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     ctx.telemetry.connection(&ctx.instance);
+    log::debug!("[input:forward:{}] {peer}: connection opened", ctx.instance);
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(ctx.chunk_size);
     let mut framer = Framer::new(ctx.max_frame);
@@ -81,6 +82,7 @@ where
     // Let the acknowledger answer what was accepted before the end, then it ends too.
     drop(outcomes_tx);
     let _ = acker.await;
+    log::debug!("[input:forward:{}] {peer}: connection closed", ctx.instance);
 }
 
 async fn read_loop<R: AsyncRead>(
@@ -116,6 +118,13 @@ async fn read_loop<R: AsyncRead>(
             }
             let own_size = frame.len() - embedded.iter().map(Bytes::len).sum::<usize>();
             frames.extend(embedded.into_iter().rev());
+            log::debug!(
+                "[input:forward:{}] {peer}: {:?} message, tag {:?}, {own_size} bytes{}",
+                ctx.instance,
+                message.mode(),
+                message.tag(),
+                if message.chunk().is_some() { ", ack asked" } else { "" }
+            );
             let ack = message.ack_response();
             let batch = Box::new(ForwardBatch {
                 message,

@@ -16,7 +16,22 @@ pub struct ForwardListener {
     ctx: Arc<ConnectionContext>,
     tcp: TcpListener,
     #[cfg(unix)]
-    unix: Option<tokio::net::UnixListener>,
+    unix: Option<UnixSocket>,
+}
+
+/// A listening Unix socket and its file, removed from the file system when the listener ends
+/// (the input's task is dropped at stop), so no stale socket file stays behind.
+#[cfg(unix)]
+struct UnixSocket {
+    listener: tokio::net::UnixListener,
+    path: std::path::PathBuf,
+}
+
+#[cfg(unix)]
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl ForwardListener {
@@ -63,10 +78,8 @@ impl ForwardListener {
     pub fn describe(&self) -> std::io::Result<String> {
         let mut text = self.tcp.local_addr()?.to_string();
         #[cfg(unix)]
-        if let Some(path) = self.unix.as_ref().and_then(|u| u.local_addr().ok()) {
-            if let Some(path) = path.as_pathname() {
-                text.push_str(&format!(" and {}", path.display()));
-            }
+        if let Some(unix) = &self.unix {
+            text.push_str(&format!(" and {}", unix.path.display()));
         }
         Ok(text)
     }
@@ -90,7 +103,7 @@ impl ForwardListener {
             #[cfg(unix)]
             let accept_unix = async {
                 match &unix {
-                    Some(listener) => listener.accept().await.map(|(stream, _)| stream),
+                    Some(unix) => unix.listener.accept().await.map(|(stream, _)| stream),
                     None => std::future::pending().await,
                 }
             };
@@ -126,10 +139,7 @@ async fn accept_failed(ctx: &ConnectionContext, err: std::io::Error) {
 }
 
 #[cfg(unix)]
-fn bind_unix(
-    path: &std::path::Path,
-    perm: Option<u32>,
-) -> std::io::Result<tokio::net::UnixListener> {
+fn bind_unix(path: &std::path::Path, perm: Option<u32>) -> std::io::Result<UnixSocket> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     // A socket left by an earlier run would make bind fail; anything else at the path is kept.
     if let Ok(meta) = std::fs::symlink_metadata(path) {
@@ -137,9 +147,12 @@ fn bind_unix(
             std::fs::remove_file(path)?;
         }
     }
-    let listener = tokio::net::UnixListener::bind(path)?;
+    let socket = UnixSocket {
+        listener: tokio::net::UnixListener::bind(path)?,
+        path: path.to_path_buf(),
+    };
     if let Some(mode) = perm {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
-    Ok(listener)
+    Ok(socket)
 }

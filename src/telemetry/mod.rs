@@ -1,10 +1,13 @@
-//! The service's own counters, exposed in Prometheus text format at `/internal/metrics`.
+//! The service's own counters, exposed at `/internal/metrics` in the format the scraper asks
+//! for ([`exposition`]).
 //!
 //! Counters are bumped on the ingest and publish paths only; the read path touches none, so
 //! many readers never contend on a shared cache line.
 
+pub mod exposition;
+
 use crate::signal::Signal;
-use prometheus_client::encoding::text::encode;
+use exposition::Format;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -18,9 +21,15 @@ struct StreamLabel {
     stream: &'static str,
 }
 
-/// Label set naming an input instance and, for rejections, why.
+/// Label set naming an input instance.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InputLabel {
+    input: String,
+}
+
+/// Label set naming an input instance and why something happened there.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputReasonLabel {
     input: String,
     reason: String,
 }
@@ -58,9 +67,9 @@ pub struct Telemetry {
     stream_families: StreamFamilies,
     accepted_batches: Family<InputLabel, Counter>,
     accepted_records: Family<InputLabel, Counter>,
-    rejected: Family<InputLabel, Counter>,
-    tolerated: Family<InputLabel, Counter>,
-    dropped_entries: Family<InputLabel, Counter>,
+    rejected: Family<InputReasonLabel, Counter>,
+    tolerated: Family<InputReasonLabel, Counter>,
+    dropped_entries: Family<InputReasonLabel, Counter>,
     connections: Family<InputLabel, Counter>,
 }
 
@@ -183,7 +192,6 @@ impl Telemetry {
     pub fn accepted(&self, input: &str, records: u64) {
         let label = InputLabel {
             input: input.to_string(),
-            reason: String::new(),
         };
         self.accepted_batches.get_or_create(&label).inc();
         self.accepted_records.get_or_create(&label).inc_by(records);
@@ -191,7 +199,7 @@ impl Telemetry {
 
     /// Counts something `input` refused, with a short machine-friendly reason.
     pub fn rejected(&self, input: &str, reason: &str) {
-        let label = InputLabel {
+        let label = InputReasonLabel {
             input: input.to_string(),
             reason: reason.to_string(),
         };
@@ -202,7 +210,7 @@ impl Telemetry {
     /// producers do (`reason`: `size_mismatch`, `embedded_message`, `extra_elements`,
     /// `ignored_option`).
     pub fn tolerated(&self, input: &str, reason: &str) {
-        let label = InputLabel {
+        let label = InputReasonLabel {
             input: input.to_string(),
             reason: reason.to_string(),
         };
@@ -211,7 +219,7 @@ impl Telemetry {
 
     /// Counts `count` malformed entries `input` dropped from a message it otherwise stored.
     pub fn dropped_entries(&self, input: &str, reason: &str, count: u64) {
-        let label = InputLabel {
+        let label = InputReasonLabel {
             input: input.to_string(),
             reason: reason.to_string(),
         };
@@ -222,16 +230,13 @@ impl Telemetry {
     pub fn connection(&self, input: &str) {
         let label = InputLabel {
             input: input.to_string(),
-            reason: String::new(),
         };
         self.connections.get_or_create(&label).inc();
     }
 
-    /// Every counter in Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
-        text
+    /// Every counter in `format`, families in registration order and the samples of each
+    /// counter or gauge sorted by their labels, so two scrapes line up.
+    pub fn render(&self, format: Format) -> String {
+        exposition::encode(&self.registry, format)
     }
 }
