@@ -1,6 +1,7 @@
 //! Loads configuration files from disk through the public API, as `vivo-exporter -c FILE` does.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use vivo_exporter::config::{Config, ConfigFormat, InputConfig, DEFAULT_CONFIG};
 
@@ -53,12 +54,35 @@ fn loads_yaml_by_extension_and_reports_its_lines() {
 }
 
 #[test]
-fn the_embedded_default_is_the_default_text() {
-    let parsed = Config::parse(
-        DEFAULT_CONFIG,
-        ConfigFormat::Classic,
-        "embedded default configuration",
-    )
-    .expect("parses");
-    assert_eq!(parsed, Config::embedded_default());
+fn the_embedded_default_listens_where_the_readme_says() {
+    // Literal values, so a change of any default shows here (and in the README).
+    let config = Config::embedded_default();
+    assert_eq!(config.origin, "embedded default configuration");
+    assert_eq!(config.service.flush, Duration::from_secs(1));
+    assert_eq!(config.service.grace, Duration::from_secs(5));
+    assert_eq!(config.service.log_level, log::LevelFilter::Info);
+    assert!(config.service.json_escape_unicode);
+    let [InputConfig::Forward(forward)] = config.inputs.as_slice() else {
+        panic!("expected one forward input, got {:?}", config.inputs);
+    };
+    assert_eq!((forward.listen.as_str(), forward.port), ("0.0.0.0", 24224));
+    assert_eq!(forward.buffer_chunk_size, 1_024_000);
+    assert_eq!(forward.buffer_max_size, 6_144_000);
+    assert_eq!(forward.unix_path, None);
+    assert_eq!(forward.shared_key, None);
+    assert_eq!(forward.self_hostname, "localhost");
+    let [output] = config.outputs.as_slice() else {
+        panic!("expected one output, got {:?}", config.outputs);
+    };
+    assert_eq!(output.instance, "vivo_exporter.0");
+    assert_eq!((output.host.as_str(), output.port), ("0.0.0.0", 2025));
+    assert_eq!(output.match_pattern.as_deref(), Some("*"));
+    assert_eq!(output.match_regex, None);
+    assert_eq!(output.stream_queue_size, 20_000_000);
+    assert!(!output.empty_stream_on_read);
+    assert_eq!(output.http_cors_allow_origin, None);
+    assert_eq!((output.workers, output.http_workers), (1, 0));
+    // And the text is what --print-default-config shows: the same parser reads it.
+    let parsed = Config::parse(DEFAULT_CONFIG, ConfigFormat::Classic, "x").expect("parses");
+    assert_eq!(parsed.outputs, config.outputs);
 }

@@ -242,6 +242,53 @@ fn head_has_the_headers_and_no_body_and_does_not_drain() {
     service.stop();
 }
 
+/// Every header of a response but `Date`, lowercased names, sorted.
+fn headers_but_date(response: &Response) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+#[test]
+fn head_carries_exactly_the_headers_of_get() {
+    // With CORS, so its headers are compared too; on every endpoint, empty and full streams.
+    let service = start(&output_only("    http_cors_allow_origin *"));
+    let addr = http_addr(&service);
+    let targets = [
+        "/logs",
+        "/logs?from=0&to=0",
+        "/metrics",
+        "/",
+        "/internal/metrics",
+        "/nowhere",
+    ];
+    let compare = |when: &str| {
+        for target in targets {
+            let head = request(addr, "HEAD", target, &[]);
+            let get = get(addr, target);
+            assert_eq!(head.status, get.status, "{when} {target}");
+            assert_eq!(
+                headers_but_date(&head),
+                headers_but_date(&get),
+                "{when} {target}"
+            );
+            assert!(
+                get.header("Content-Length").is_some(),
+                "{when} {target}: GET has a Content-Length"
+            );
+        }
+    };
+    compare("empty");
+    publish(&service, Signal::Logs, 0, 5);
+    compare("full");
+    service.stop();
+}
+
 #[test]
 fn other_methods_are_405_with_allow() {
     let service = start(&output_only("    empty_stream_on_read on"));

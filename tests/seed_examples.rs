@@ -58,13 +58,18 @@ fn getting_started_as_written() {
         "rate 2 for 3+ seconds gives 6+ records: {lines:?}"
     );
     let stamps: Vec<u64> = lines.iter().map(|l| seed_line(l)).collect();
-    for pair in stamps.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(
-            (300_000_000..=700_000_000).contains(&gap),
-            "rate 2 means ~0.5 s apart: {gap}"
-        );
-    }
+    // Rate 2: timestamps only increase, and over the whole window there are about two records
+    // per second (counted, so one late tick on a loaded machine does not fail the test).
+    assert!(
+        stamps.windows(2).all(|pair| pair[0] < pair[1]),
+        "timestamps increase: {stamps:?}"
+    );
+    let span_s = (stamps[stamps.len() - 1] - stamps[0]) as f64 / 1e9;
+    let per_second = (stamps.len() - 1) as f64 / span_s;
+    assert!(
+        (1.2..=3.0).contains(&per_second),
+        "rate 2 means about 2 records per second: {per_second:.2} over {span_s:.2} s"
+    );
 
     // curl -i "http://127.0.0.1:2025/logs?from=1&to=3&limit=1"
     let ranged = get(running.http, "/logs?from=1&to=3&limit=1");

@@ -1,141 +1,19 @@
 //! The 32 Fluent Bit v4.1.2 Forward vectors in `tests/vectors/`: each message, parsed and rendered
 //! through the public API, must give the entry Fluent Bit's `vivo_exporter` stored, byte for byte,
 //! except for the deliberate differences listed in `tests/vectors/README.md` (invalid JSON made
-//! valid, invalid UTF-8 as U+FFFD, every context kept). For those, the exact text we produce is
-//! written out below, derived by hand from the expected file.
+//! valid, invalid UTF-8 as U+FFFD, every context kept), written out in `common/vectors.rs`.
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use common::vectors::*;
 use vivo_exporter::ingest::forward::message::{self, Mode};
 use vivo_exporter::render::RenderOptions;
 use vivo_exporter::signal::Signal;
 
 const MAX_DECOMPRESSED: usize = 64 << 20;
-
-/// How our output relates to the vector's expected entry.
-enum Expect {
-    /// Byte-identical.
-    Identical,
-    /// Identical after these (from, to) replacements of the expected text: the only differences.
-    Replaced(&'static [(&'static str, &'static str)]),
-    /// Fluent Bit kept only the first of `contexts` contexts: our first line is the expected
-    /// entry, and the extra lines are the later contexts, each containing the given marker text.
-    AllContexts {
-        contexts: usize,
-        later_marker: &'static str,
-    },
-}
-
-fn deliberate_differences() -> BTreeMap<&'static str, Expect> {
-    // logs-11 and logs-12 carry the same chunk: the trace_id/span_id bins hold invalid UTF-8.
-    // Fluent Bit writes most invalid bytes b as the raw private-use character U+E000+b and decodes
-    // the overlong pair C1 B1 as "q" (\u0071); here every ill-formed subpart becomes U+FFFD.
-    // trace_id bytes: 5b 8e ff f7 98 03 81 03 d2 69 b6 33 81 3f c6 0c
-    // span_id bytes:  ee e1 9b 7e c3 c1 b1 74
-    const OTLP_IDS: &[(&str, &str)] = &[
-        (
-            "\"trace_id\":\"[\u{e08e}\u{e0ff}\u{e0f7}\u{e098}\\u0003\u{e081}\\u0003\u{e0d2}i\u{e0b6}3\u{e081}?\u{e0c6}\\f\"",
-            r#""trace_id":"[\ufffd\ufffd\ufffd\ufffd\u0003\ufffd\u0003\ufffdi\ufffd3\ufffd?\ufffd\f""#,
-        ),
-        (
-            "\"span_id\":\"\u{e0ee}\u{e0e1}\u{e09b}~\u{e0c3}\\u0071t\"",
-            r#""span_id":"\ufffd\ufffd~\ufffd\ufffd\ufffdt""#,
-        ),
-    ];
-    BTreeMap::from([
-        // NaN/±Inf print as null instead of nan/inf/-inf.
-        (
-            "logs-08",
-            Expect::Replaced(&[(
-                r#""f_nan":nan,"f_inf":inf,"f_ninf":-inf,"#,
-                r#""f_nan":null,"f_inf":null,"f_ninf":null,"#,
-            )]),
-        ),
-        (
-            "metrics-10",
-            Expect::Replaced(&[
-                (r#""value":nan,"#, r#""value":null,"#),
-                (r#""value":inf,"#, r#""value":null,"#),
-                (r#""value":-inf,"#, r#""value":null,"#),
-            ]),
-        ),
-        // bin 00 01 68 69 ff: the invalid 0xff becomes U+FFFD instead of vanishing; ext type 5
-        // with data 01 7f 80 is lowercase hex instead of invalid \x escapes.
-        (
-            "logs-09",
-            Expect::Replaced(&[
-                (
-                    r#""bin":"\u0000\u0001hi""#,
-                    r#""bin":"\u0000\u0001hi\ufffd""#,
-                ),
-                (r#""ext":"\x01\x7f\xffffff80""#, r#""ext":"017f80""#),
-            ]),
-        ),
-        // The integer key 42 is quoted.
-        (
-            "logs-10",
-            Expect::Replaced(&[(r#",42:"integer key","#, r#","42":"integer key","#)]),
-        ),
-        ("logs-11", Expect::Replaced(OTLP_IDS)),
-        ("logs-12", Expect::Replaced(OTLP_IDS)),
-        // Two contexts in one payload: both are rendered.
-        (
-            "metrics-05",
-            Expect::AllContexts {
-                contexts: 2,
-                later_marker: r#""name":"second""#,
-            },
-        ),
-        (
-            "metrics-06",
-            Expect::AllContexts {
-                contexts: 2,
-                later_marker: r#""name":"second""#,
-            },
-        ),
-        (
-            "traces-08",
-            Expect::AllContexts {
-                contexts: 2,
-                later_marker: r#""name":"quick-0b""#,
-            },
-        ),
-        (
-            "traces-09",
-            Expect::AllContexts {
-                contexts: 2,
-                later_marker: r#""name":"quick-0b""#,
-            },
-        ),
-    ])
-}
-
-fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
-}
-
-fn vector_names() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(vectors_dir())
-        .expect("tests/vectors exists")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|f| f.strip_suffix(".forward.msgpack").map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
-fn read(name: &str, suffix: &str) -> Vec<u8> {
-    fs::read(vectors_dir().join(format!("{name}{suffix}"))).expect("vector file")
-}
-
-fn meta(name: &str) -> serde_json::Value {
-    serde_json::from_slice(&read(name, ".meta.json")).expect("meta.json is JSON")
-}
 
 fn render(name: &str, opts: RenderOptions) -> String {
     let msg = message::parse(
@@ -194,32 +72,24 @@ fn all_32_vectors_render_as_fluent_bit_except_deliberate_differences() {
                     "{name}: differs beyond the deliberate differences"
                 );
             }
-            Expect::AllContexts {
-                contexts,
-                later_marker,
-            } => {
-                let lines: Vec<&str> = ours.lines().collect();
-                assert_eq!(lines.len(), contexts, "{name}: one line per context");
+            Expect::AllContexts { contexts } => {
                 assert_eq!(
                     meta(name)["event_count"],
                     contexts,
                     "{name}: contexts per meta.json"
                 );
+                let all =
+                    String::from_utf8(read_extra(name, ".all-contexts.ndjson")).expect("UTF-8");
                 assert_eq!(
-                    format!("{}\n", lines[0]),
-                    expected,
+                    all.lines().count(),
+                    contexts,
+                    "{name}: one line per context"
+                );
+                assert!(
+                    all.starts_with(&expected),
                     "{name}: first context as Fluent Bit"
                 );
-                for later in &lines[1..] {
-                    assert!(
-                        later.contains(later_marker),
-                        "{name}: later context holds {later_marker}"
-                    );
-                    assert!(
-                        !expected.contains(later_marker),
-                        "{name}: Fluent Bit dropped it"
-                    );
-                }
+                assert_eq!(ours, all, "{name}: every context, byte for byte");
             }
         }
     }
@@ -308,10 +178,11 @@ fn same_chunk_in_different_modes_renders_the_same() {
 }
 
 #[test]
-fn raw_utf8_output_is_the_same_json() {
+fn raw_utf8_output_is_the_same_json_with_the_characters_themselves() {
     let raw = RenderOptions {
         escape_unicode: false,
     };
+    let mut vectors_with_non_ascii = 0;
     for name in vector_names() {
         let escaped = render(&name, RenderOptions::default());
         let unescaped = render(&name, raw);
@@ -321,10 +192,46 @@ fn raw_utf8_output_is_the_same_json() {
             let u: serde_json::Value = serde_json::from_str(u).expect("JSON");
             assert_eq!(e, u, "{name}");
         }
+        // Off, the only \u escapes left are the control characters JSON requires escaped.
+        for (at, _) in unescaped.match_indices("\\u") {
+            let code = &unescaped[at + 2..at + 6];
+            let code = u32::from_str_radix(code, 16).expect("four hex digits");
+            assert!(
+                code < 0x20 || code == 0x7f,
+                "{name}: \\u{code:04x} left escaped"
+            );
+        }
+        // On, every non-ASCII character is escaped; off, each appears as itself.
+        let non_ascii = escaped_non_ascii(&escaped);
+        if !non_ascii.is_empty() {
+            vectors_with_non_ascii += 1;
+        }
+        for ch in non_ascii {
+            assert!(unescaped.contains(ch), "{name}: {ch:?} written as itself");
+        }
         if escaped.is_ascii() && !escaped.contains("\\u") {
             assert_eq!(escaped, unescaped, "{name}: nothing to unescape");
         }
     }
+    assert!(
+        vectors_with_non_ascii >= 4,
+        "logs-01..04 carry é, 日本 and 🚀"
+    );
+    let logs_03 = render("logs-03", raw);
+    for text in ["é", "日本", "🚀"] {
+        assert!(logs_03.contains(text), "logs-03 raw has {text}");
+    }
+}
+
+/// The non-ASCII characters that `\\uXXXX` escapes (surrogate pairs joined) stand for in `text`.
+fn escaped_non_ascii(text: &str) -> Vec<char> {
+    let units: Vec<u16> = text
+        .match_indices("\\u")
+        .filter_map(|(at, _)| u16::from_str_radix(text.get(at + 2..at + 6)?, 16).ok())
+        .collect();
+    char::decode_utf16(units.into_iter().filter(|&u| u >= 0x80))
+        .filter_map(Result::ok)
+        .collect()
 }
 
 #[test]

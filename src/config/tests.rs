@@ -70,13 +70,60 @@ fn forward(config: &Config, index: usize) -> &ForwardInput {
     }
 }
 
+/// Fluent Bit's defaults for `[SERVICE]`, written out here rather than taken from the code's
+/// `Default`, so that a changed default fails a test.
+fn service_defaults() -> ServiceConfig {
+    ServiceConfig {
+        flush: Duration::from_secs(1),
+        log_level: log::LevelFilter::Info,
+        grace: Duration::from_secs(5),
+        json_escape_unicode: true,
+    }
+}
+
+/// The dummy input's defaults (Fluent Bit's `in_dummy`), written out.
+fn dummy_defaults() -> DummyInput {
+    DummyInput {
+        tag: "dummy.0".into(),
+        dummy: r#"{"message":"dummy"}"#.into(),
+        metadata: "{}".into(),
+        rate: 1,
+        interval_sec: 0,
+        interval_nsec: 0,
+        samples: None,
+        copies: 1,
+        start_time_sec: None,
+        start_time_nsec: None,
+        fixed_timestamp: false,
+        flush_on_startup: false,
+    }
+}
+
+/// The forward input's defaults (Fluent Bit's `in_forward`), written out.
+fn forward_defaults() -> ForwardInput {
+    ForwardInput {
+        listen: "0.0.0.0".into(),
+        port: 24224,
+        unix_path: None,
+        unix_perm: None,
+        tag: None,
+        tag_prefix: None,
+        buffer_chunk_size: 1_024_000,
+        buffer_max_size: 6_144_000,
+        shared_key: None,
+        empty_shared_key: false,
+        self_hostname: "localhost".into(),
+        security_users: Vec::new(),
+    }
+}
+
 fn seed_full_expected(origin: &str) -> Config {
     Config {
-        service: ServiceConfig::default(),
+        service: service_defaults(),
         inputs: vec![InputConfig::Dummy(DummyInput {
             tag: "events".into(),
             rate: 2,
-            ..DummyInput::default()
+            ..dummy_defaults()
         })],
         outputs: vec![VivoOutputConfig {
             instance: "vivo_exporter.0".into(),
@@ -121,11 +168,8 @@ fn seed_full_block_in_yaml() {
 fn embedded_default() {
     let config = Config::embedded_default();
     assert_eq!(config.origin, "embedded default configuration");
-    assert_eq!(config.service, ServiceConfig::default());
-    assert_eq!(
-        config.inputs,
-        [InputConfig::Forward(ForwardInput::default())]
-    );
+    assert_eq!(config.service, service_defaults());
+    assert_eq!(config.inputs, [InputConfig::Forward(forward_defaults())]);
     assert_eq!(config.outputs.len(), 1);
     assert_eq!(config.outputs[0].match_pattern.as_deref(), Some("*"));
     assert_eq!(
@@ -182,7 +226,7 @@ fn dummy_keys() {
          [INPUT]\n    name dummy\n    samples 0\n[OUTPUT]\n    name vivo_exporter\n",
     )
     .expect("parses");
-    assert_eq!(dummy(&config, 0), &DummyInput::default());
+    assert_eq!(dummy(&config, 0), &dummy_defaults());
     assert_eq!(
         dummy(&config, 1),
         &DummyInput {

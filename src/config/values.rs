@@ -297,10 +297,33 @@ mod tests {
 
     #[test]
     fn json_objects() {
-        assert!(json_object(r#"{"message":"dummy"}"#).is_ok());
-        assert!(json_object("{}").is_ok());
+        assert_eq!(
+            json_object(r#"{"message":"dummy"}"#),
+            Ok(r#"{"message":"dummy"}"#.to_string())
+        );
+        assert_eq!(json_object("{}"), Ok("{}".to_string()));
         assert!(json_object("[1]").is_err());
         assert!(json_object("{message}").is_err());
+    }
+
+    #[test]
+    fn hosts_regexes_and_header_values() {
+        assert_eq!(host("127.0.0.1"), Ok("127.0.0.1".to_string()));
+        assert_eq!(host("[::1]"), Ok("::1".to_string()));
+        assert_eq!(host("localhost"), Ok("localhost".to_string()));
+        assert!(host("notanip").unwrap_err().contains("'notanip'"));
+        assert!(host("").is_err());
+        assert_eq!(regex("^app\\."), Ok("^app\\.".to_string()));
+        assert!(regex("(")
+            .unwrap_err()
+            .contains("invalid regular expression"));
+        assert_eq!(header_value("*"), Ok("*".to_string()));
+        assert_eq!(
+            header_value("http://ui.example:8080"),
+            Ok("http://ui.example:8080".to_string())
+        );
+        assert!(header_value("a\nb").is_err());
+        assert!(header_value("é").is_err());
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! crate's decoder), replies read with timeouts, and the stream and counter checks the Forward
 //! tests share.
 
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use vivo_exporter::service::Service;
 
-use super::{get, http_addr, wait_for};
+use super::{get, http_addr};
 
 /// How long any single wait in these tests may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,20 +190,16 @@ pub fn refuse(stream: &mut TcpStream, bad: &[u8], next: &[u8], next_chunk: &str)
     }
 }
 
-/// Asserts that nothing at all comes back within `wait` (no ack for a message without `chunk`)
-/// and the connection stays open.
-pub fn assert_silent(stream: &mut TcpStream, wait: Duration) {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => panic!("the server closed the connection"),
-        Ok(_) => panic!("the server replied {:02x}", byte[0]),
-        Err(e) => assert!(
-            matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-            "{e}"
-        ),
-    }
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+/// Proves that the message just sent on `stream` got no reply: sends `probe`, which asks for
+/// ack `chunk`, and asserts that the first (and only) reply is that ack. Replies come in
+/// order, so an ack of the earlier message would have come first.
+pub fn assert_no_ack_before(stream: &mut TcpStream, probe: &[u8], chunk: &str) {
+    stream.write_all(probe).expect("send the probe");
+    assert_eq!(
+        read_reply(stream),
+        ack(chunk),
+        "the first reply is the probe's ack"
+    );
 }
 
 /// Sends `message` on a fresh connection, waits for its ack (`chunk`), and closes.
@@ -235,8 +232,8 @@ pub fn wait_lines(http: SocketAddr, path: &str, n: usize) -> Vec<String> {
     }
 }
 
-/// Sum of `vivo_input_rejected` over every reason, for input `input` (from /internal/metrics).
-pub fn rejected_total(http: SocketAddr, input: &str) -> u64 {
+/// `vivo_input_rejected_total` of input `input`, per reason (from /internal/metrics).
+pub fn rejections(http: SocketAddr, input: &str) -> BTreeMap<String, u64> {
     let text = get(http, "/internal/metrics").text();
     let prefix = format!("vivo_input_rejected_total{{input=\"{input}\",reason=\"");
     text.lines()
@@ -244,16 +241,36 @@ pub fn rejected_total(http: SocketAddr, input: &str) -> u64 {
         .map(|rest| {
             let (reason, value) = rest.split_once("\"} ").expect("a counter line");
             assert!(!reason.is_empty(), "a rejection has a reason");
-            value.trim().parse::<u64>().expect("a counter value")
+            (
+                reason.to_string(),
+                value.trim().parse::<u64>().expect("a counter value"),
+            )
         })
-        .sum()
+        .collect()
 }
 
-/// Waits until `input`'s rejection counter exceeds `before`.
-pub fn wait_rejected(http: SocketAddr, input: &str, before: u64) {
-    wait_for(TIMEOUT, || {
-        (rejected_total(http, input) > before).then_some(())
-    });
+/// Sum of `vivo_input_rejected_total` over every reason, for checks that nothing was refused.
+pub fn rejected_total(http: SocketAddr, input: &str) -> u64 {
+    rejections(http, input).values().sum()
+}
+
+/// Waits until `input` has refused exactly one more thing than `before`, for `reason`, and
+/// nothing else.
+pub fn wait_rejected(http: SocketAddr, input: &str, before: &BTreeMap<String, u64>, reason: &str) {
+    let mut expected = before.clone();
+    *expected.entry(reason.to_string()).or_default() += 1;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = rejections(http, input);
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rejections of {input}: {now:?}, wanted {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 // ---- msgpack builders ----

@@ -123,7 +123,11 @@ async fn read_loop<R: AsyncRead>(
                 ctx.instance,
                 message.mode(),
                 message.tag(),
-                if message.chunk().is_some() { ", ack asked" } else { "" }
+                if message.chunk().is_some() {
+                    ", ack asked"
+                } else {
+                    ""
+                }
             );
             let ack = message.ack_response();
             let batch = Box::new(ForwardBatch {
