@@ -321,3 +321,74 @@ async fn bind_inputs(
 fn default_http_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigFormat;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, ConfigFormat::Classic, "test").expect("parses")
+    }
+
+    const TWO_OUTPUTS: &str = "[INPUT]\n    name forward\n    listen 127.0.0.1\n    port 0\n\
+        [OUTPUT]\n    name vivo_exporter\n    match a.*\n    host 127.0.0.1\n    port 0\n\
+        [OUTPUT]\n    name vivo_exporter\n    match b.*\n    host 127.0.0.1\n    port 0\n";
+
+    #[test]
+    fn every_listener_is_bound_when_start_returns_and_stop_releases_them() {
+        let service = Service::start(&config(TWO_OUTPUTS)).expect("starts");
+        let apis: Vec<SocketAddr> = (0..2).map(|i| service.http_addrs(i)[0]).collect();
+        assert!(service.http_addrs(2).is_empty());
+        assert_ne!(apis[0], apis[1]);
+        let forward = service.forward_addrs()[0];
+        for addr in apis.iter().chain([&forward]) {
+            assert_ne!(addr.port(), 0, "the real port");
+            std::net::TcpStream::connect(addr).expect("listening");
+        }
+        assert_eq!(service.outputs().len(), 2);
+        service.stop();
+        for addr in apis.iter().chain([&forward]) {
+            std::net::TcpListener::bind(addr).expect("released at stop");
+        }
+    }
+
+    #[test]
+    fn a_taken_address_names_the_component_and_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let text = format!(
+            "[INPUT]\n    name forward\n    listen 127.0.0.1\n    port {port}\n\
+             [OUTPUT]\n    name vivo_exporter\n    match *\n    host 127.0.0.1\n    port 0\n"
+        );
+        match Service::start(&config(&text)) {
+            Err(StartError::Bind { what, addr, .. }) => {
+                assert_eq!(what, "forward.0");
+                assert_eq!(addr, format!("127.0.0.1:{port}"));
+            }
+            Err(other) => panic!("expected a bind error, got {other}"),
+            Ok(service) => {
+                service.stop();
+                panic!("started on a taken port");
+            }
+        }
+    }
+
+    #[test]
+    fn an_invalid_regex_in_a_hand_built_config_is_refused() {
+        let mut config = config(TWO_OUTPUTS);
+        config.outputs[1].match_pattern = None;
+        config.outputs[1].match_regex = Some("(".into());
+        match Service::start(&config) {
+            Err(StartError::Invalid { what, message }) => {
+                assert_eq!(what, "vivo_exporter.1");
+                assert!(message.contains("invalid match_regex"), "{message}");
+            }
+            Err(other) => panic!("expected an invalid setting, got {other}"),
+            Ok(service) => {
+                service.stop();
+                panic!("started with an invalid regex");
+            }
+        }
+    }
+}

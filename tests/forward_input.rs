@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::forward::*;
 use common::vectors::{our_entry, read as vector_file, vector_names, vectors_dir};
-use common::{get, http_addr, start, wait_for};
+use common::{get, http_addr, python, start, wait_for};
 
 // ---- records and the log lines they must become ----
 
@@ -962,28 +962,30 @@ fn arbitrary_bytes_leave_the_service_serving() {
 
 // ---- a real client nobody here wrote: Python's fluent-logger ----
 
-/// Runs a third-party client script to completion (30 s at most), failing clearly if it fails.
-fn run_client(program: &str, script: &str, args: &[String]) {
+/// Runs a third-party client script with `program` to completion (30 s at most), failing
+/// clearly if it fails.
+fn run_client(mut program: Command, script: &str, args: &[String]) {
+    let name = program.get_program().to_string_lossy().into_owned();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-    let mut child = Command::new(program)
+    let mut child = program
         .arg(script)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{program} is needed for this test: {e}"));
+        .unwrap_or_else(|e| panic!("{name} is needed for this test: {e}"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the {program} client did not finish within 30 s");
+            panic!("the {name} client did not finish within 30 s");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "{program} client failed: {}{}",
+        "{name} client failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -991,19 +993,19 @@ fn run_client(program: &str, script: &str, args: &[String]) {
 
 /// Runs `tests/clients/fluent_logger_client.py` with `args`, failing clearly without the package.
 fn run_fluent_logger(args: &[String]) {
-    let check = Command::new("python3")
+    let check = python()
         .args(["-c", "import fluent.sender, fluent.event"])
         .output();
     match check {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
-            "Python's fluent-logger is not installed (`python3 -m pip install fluent-logger`; \
-             .ci/run installs it): {}",
+            "Python's fluent-logger is not installed (`bash .ci/run` installs it into \
+             target/test-venv): {}",
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(e) => panic!("python3 is needed for the fluent-logger test: {e}"),
     }
-    run_client("python3", "tests/clients/fluent_logger_client.py", args);
+    run_client(python(), "tests/clients/fluent_logger_client.py", args);
 }
 
 #[test]
@@ -1051,7 +1053,7 @@ fn npm_fluent_logger_packed_forward_events_all_arrive() {
     let fx = start_forward("");
     const COUNT: u64 = 1000;
     run_client(
-        "node",
+        Command::new("node"),
         "tests/clients/node/fluent_logger_client.js",
         &[
             fx.fwd.ip().to_string(),

@@ -240,3 +240,40 @@ impl Telemetry {
         exposition::encode(&self.registry, format)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render_with_their_labels() {
+        let telemetry = Telemetry::new();
+        telemetry.accepted("forward.0", 1000);
+        telemetry.accepted("forward.0", 24);
+        telemetry.rejected("forward.0", "shape");
+        telemetry.rejected("forward.0", "shape");
+        telemetry.rejected("forward.1", "too_large");
+        telemetry.tolerated("forward.0", "size_mismatch");
+        telemetry.dropped_entries("forward.0", "timestamp", 3);
+        telemetry.connection("forward.0");
+        let stream = telemetry.stream_counters("vivo_exporter.0", Signal::Traces);
+        stream.published_entries.inc_by(5);
+        stream.held_bytes.set(1234);
+        let text = telemetry.render(Format::Prometheus);
+        for line in [
+            "vivo_input_accepted_batches_total{input=\"forward.0\"} 2",
+            "vivo_input_accepted_records_total{input=\"forward.0\"} 1024",
+            "vivo_input_rejected_total{input=\"forward.0\",reason=\"shape\"} 2",
+            "vivo_input_rejected_total{input=\"forward.1\",reason=\"too_large\"} 1",
+            "vivo_input_tolerated_total{input=\"forward.0\",reason=\"size_mismatch\"} 1",
+            "vivo_input_dropped_entries_total{input=\"forward.0\",reason=\"timestamp\"} 3",
+            "vivo_input_connections_total{input=\"forward.0\"} 1",
+            "vivo_stream_published_entries_total{output=\"vivo_exporter.0\",stream=\"traces\"} 5",
+            "vivo_stream_bytes{output=\"vivo_exporter.0\",stream=\"traces\"} 1234",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in:\n{text}");
+        }
+        // Two renders of the same counters are the same text (sorted series).
+        assert_eq!(text, telemetry.render(Format::Prometheus));
+    }
+}

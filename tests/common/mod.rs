@@ -12,6 +12,19 @@ use std::time::{Duration, Instant};
 use vivo_exporter::config::{Config, ConfigFormat};
 use vivo_exporter::service::Service;
 
+/// The Python that runs the third-party test clients: the virtual environment `.ci/run` makes
+/// under `target/test-venv` (with fluent-logger, msgpack, prometheus_client, the OpenTelemetry
+/// SDK), or the `python3` on the PATH when that does not exist.
+pub fn python() -> std::process::Command {
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python3");
+    std::process::Command::new(if venv.exists() {
+        venv.into_os_string()
+    } else {
+        "python3".into()
+    })
+}
+
 /// Starts the service from classic config text (which should use `port 0` / `127.0.0.1`).
 pub fn start(config_text: &str) -> Service {
     let config = Config::parse(config_text, ConfigFormat::Classic, "test config")
