@@ -35,6 +35,26 @@ pub trait Batch: Send + 'static {
     /// rejects the whole batch: it uses no ID and nothing of it is stored. A batch that
     /// renders nothing is accepted and stores nothing.
     fn render(&self, renderer: &mut Renderer, out: &mut Vec<u8>) -> Result<u64, Rejection>;
+
+    /// For inputs whose records can carry their own tags (`tag_key`): whether this batch may
+    /// become several entries, one per tag. Such a batch is rendered with
+    /// [`Batch::render_parts`] even when no output takes [`Batch::tag`].
+    fn may_retag(&self) -> bool {
+        false
+    }
+
+    /// Renders like [`Batch::render`], and records in `parts`, in order, where each tag's entry
+    /// ends in `out` (a byte offset) and its tag. Left empty, the batch is one entry with
+    /// [`Batch::tag`].
+    fn render_parts(
+        &self,
+        renderer: &mut Renderer,
+        out: &mut Vec<u8>,
+        parts: &mut Vec<(usize, String)>,
+    ) -> Result<u64, Rejection> {
+        let _ = parts;
+        self.render(renderer, out)
+    }
 }
 
 /// Why a batch was not stored: a short label for the counters (`reason`) and a sentence for
@@ -107,10 +127,17 @@ struct Rendered {
     seq: u64,
     input: Arc<str>,
     signal: Signal,
-    targets: Vec<usize>,
-    result: Result<(Vec<u8>, u64), Rejection>,
+    result: Result<RenderedText, Rejection>,
     done: Option<oneshot::Sender<Outcome>>,
     _permit: OwnedSemaphorePermit,
+}
+
+/// A rendered batch: its text, cut into entries, each routed to the outputs that take its tag.
+struct RenderedText {
+    text: Vec<u8>,
+    /// (end offset in `text`, outputs); the entries follow each other.
+    entries: Vec<(usize, Vec<usize>)>,
+    records: u64,
 }
 
 /// A cloneable handle inputs submit batches through. The pipeline stops once every handle is
@@ -222,17 +249,14 @@ impl RenderPool {
     /// while rendering refuses that batch alone: the publisher still gets its sequence number,
     /// so the batches after it are published.
     fn render(&self, job: Job) {
-        let tag = job.batch.tag();
-        let targets: Vec<usize> = self
-            .outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, output)| output.matcher.matches(tag))
-            .map(|(index, _)| index)
-            .collect();
-        let result = if targets.is_empty() {
+        let batch = &job.batch;
+        let result = if !batch.may_retag() && self.targets(batch.tag()).is_empty() {
             // Routed nowhere, as Fluent Bit drops a chunk no output matches: no need to render.
-            Ok((Vec::new(), 0))
+            Ok(RenderedText {
+                text: Vec::new(),
+                entries: Vec::new(),
+                records: 0,
+            })
         } else {
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
@@ -240,14 +264,18 @@ impl RenderPool {
                     (Renderer::new(self.opts), Vec::with_capacity(64 << 10))
                 });
                 out.clear();
-                let rendered = catch_unwind(AssertUnwindSafe(|| job.batch.render(renderer, out)));
+                let mut parts = Vec::new();
+                let rendered = catch_unwind(AssertUnwindSafe(|| {
+                    batch.render_parts(renderer, out, &mut parts)
+                }));
                 match rendered {
                     // Hand the buffer over (the publisher copies it into the stream) and start
                     // the next batch in a fresh one of the same size: no copy here. Nothing to
                     // store (an empty message, only group markers): accepted, and no ID is used.
                     Ok(Ok(records)) => {
                         let fresh = Vec::with_capacity(out.capacity().min(8 * 1024 * 1024));
-                        Ok((std::mem::replace(out, fresh), records))
+                        let text = std::mem::replace(out, fresh);
+                        Ok(self.route(batch.tag(), text, parts, records))
                     }
                     Ok(Err(rejection)) => Err(rejection),
                     Err(panic) => {
@@ -262,13 +290,49 @@ impl RenderPool {
             seq: job.seq,
             input: job.input,
             signal: job.batch.signal(),
-            targets,
             result,
             done: job.done,
             _permit: job.permit,
         };
         // The publisher ends only after every handle and every job is gone.
         let _ = self.rendered.send(message);
+    }
+
+    /// The outputs that take `tag`.
+    fn targets(&self, tag: &str) -> Vec<usize> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, output)| output.matcher.matches(tag))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Cuts `text` into its entries (one, with `tag`, unless the batch recorded `parts`) and
+    /// routes each; empty entries are dropped.
+    fn route(
+        &self,
+        tag: &str,
+        text: Vec<u8>,
+        parts: Vec<(usize, String)>,
+        records: u64,
+    ) -> RenderedText {
+        let mut entries = Vec::new();
+        let mut start = 0;
+        let whole = [(text.len(), tag.to_string())];
+        let parts: &[(usize, String)] = if parts.is_empty() { &whole } else { &parts };
+        for (end, tag) in parts {
+            let end = (*end).clamp(start, text.len());
+            if end > start {
+                entries.push((end, self.targets(tag)));
+            }
+            start = end;
+        }
+        RenderedText {
+            text,
+            entries,
+            records,
+        }
     }
 }
 
@@ -298,11 +362,12 @@ type StreamKey = (usize, Signal);
 fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telemetry) {
     let mut groups: Vec<(StreamKey, Vec<&[u8]>)> = Vec::new();
     for item in &ready {
-        if let Ok((bytes, _)) = &item.result {
-            if bytes.is_empty() {
-                continue;
-            }
-            for &target in &item.targets {
+        let Ok(rendered) = &item.result else { continue };
+        let mut start = 0;
+        for (end, targets) in &rendered.entries {
+            let bytes = &rendered.text[start..*end];
+            start = *end;
+            for &target in targets {
                 let key = (target, item.signal);
                 match groups.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, entries)) => entries.push(bytes),
@@ -316,7 +381,7 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
     }
     for item in ready {
         let outcome = match item.result {
-            Ok((_, records)) => {
+            Ok(RenderedText { records, .. }) => {
                 telemetry.accepted(&item.input, records);
                 Outcome::Accepted { records }
             }

@@ -6,6 +6,8 @@ use crate::config::{Config, InputConfig};
 use crate::http::{BoundServer, HttpSettings, RunningServer};
 use crate::ingest::dummy::Dummy;
 use crate::ingest::forward::listener::ForwardListener;
+use crate::ingest::http_json::{self, HttpJsonState};
+use crate::ingest::otlp::listener::OtlpListener;
 use crate::output::{ReadSettings, VivoOutput};
 use crate::pipeline::{self, PipelineHandle, PipelineSettings, PipelineThreads};
 use crate::render::RenderOptions;
@@ -48,16 +50,30 @@ pub struct Service {
     api_servers: Vec<RunningServer>,
     runtime: tokio::runtime::Runtime,
     inputs: Vec<tokio::task::JoinHandle<()>>,
+    input_servers: Vec<RunningServer>,
     forward_addrs: Vec<SocketAddr>,
+    otlp_addrs: Vec<OtlpAddrs>,
+    http_json_addrs: Vec<SocketAddr>,
     pipeline: PipelineHandle,
     pipeline_threads: PipelineThreads,
     grace: Duration,
 }
 
-/// An input that is ready to run: bound (Forward) or built (dummy).
+/// An input that is ready to run: bound (Forward, OpenTelemetry, HTTP) or built (dummy).
 enum ReadyInput {
     Dummy(Dummy),
     Forward(ForwardListener),
+    OpenTelemetry(OtlpListener),
+    Http(BoundServer),
+}
+
+/// Where an `opentelemetry` input listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OtlpAddrs {
+    /// OTLP/HTTP.
+    pub http: SocketAddr,
+    /// OTLP/gRPC, when `grpc` is on.
+    pub grpc: Option<SocketAddr>,
 }
 
 impl Service {
@@ -99,36 +115,67 @@ impl Service {
             }
         }
         let mut forward_addrs = Vec::new();
+        let mut otlp_addrs = Vec::new();
+        let mut http_json_addrs = Vec::new();
         for (instance, input) in &inputs {
-            if let ReadyInput::Forward(listener) = input {
-                let addr = listener.local_addr()?;
-                log::info!(
-                    "[input:forward:{instance}] listening on {}",
-                    listener.describe()?
-                );
-                forward_addrs.push(addr);
+            match input {
+                ReadyInput::Forward(listener) => {
+                    forward_addrs.push(listener.local_addr()?);
+                    log::info!(
+                        "[input:forward:{instance}] listening on {}",
+                        listener.describe()?
+                    );
+                }
+                ReadyInput::OpenTelemetry(listener) => {
+                    if let Some(http) = listener.http_addr() {
+                        otlp_addrs.push(OtlpAddrs {
+                            http,
+                            grpc: listener.grpc_addr(),
+                        });
+                    }
+                    log::info!(
+                        "[input:opentelemetry:{instance}] listening: {}",
+                        listener.describe()
+                    );
+                }
+                ReadyInput::Http(server) => {
+                    http_json_addrs.extend(server.addrs().first().copied());
+                    for addr in server.addrs() {
+                        log::info!("[input:http:{instance}] listening on {addr}");
+                    }
+                }
+                ReadyInput::Dummy(_) => {}
             }
         }
         let api_servers = read_apis
             .into_iter()
             .map(|server| server.start(runtime.handle()))
             .collect();
-        let inputs = inputs
-            .into_iter()
-            .map(|(_, input)| match input {
-                ReadyInput::Dummy(dummy) => {
-                    runtime.spawn(dummy.run(pipeline.clone(), config.service.flush))
+        let mut input_tasks = Vec::new();
+        let mut input_servers = Vec::new();
+        for (_, input) in inputs {
+            match input {
+                ReadyInput::Dummy(dummy) => input_tasks
+                    .push(runtime.spawn(dummy.run(pipeline.clone(), config.service.flush))),
+                ReadyInput::Forward(listener) => input_tasks.push(runtime.spawn(listener.run())),
+                ReadyInput::OpenTelemetry(listener) => {
+                    let running = listener.start(runtime.handle());
+                    input_servers.push(running.http);
+                    input_tasks.extend(running.grpc);
                 }
-                ReadyInput::Forward(listener) => runtime.spawn(listener.run()),
-            })
-            .collect();
+                ReadyInput::Http(server) => input_servers.push(server.start(runtime.handle())),
+            }
+        }
         Ok(Service {
             outputs,
             telemetry,
             api_servers,
             runtime,
-            inputs,
+            inputs: input_tasks,
+            input_servers,
             forward_addrs,
+            otlp_addrs,
+            http_json_addrs,
             pipeline,
             pipeline_threads,
             grace: config.service.grace,
@@ -140,6 +187,16 @@ impl Service {
         self.api_servers
             .get(index)
             .map_or(&[], |server| server.addrs())
+    }
+
+    /// Where the `opentelemetry` inputs listen, in configuration order.
+    pub fn otlp_addrs(&self) -> &[OtlpAddrs] {
+        &self.otlp_addrs
+    }
+
+    /// Where the `http` inputs listen, in configuration order.
+    pub fn http_json_addrs(&self) -> &[SocketAddr] {
+        &self.http_json_addrs
     }
 
     /// The TCP addresses the Forward inputs listen on, in configuration order.
@@ -188,12 +245,18 @@ impl Service {
         self.stop();
     }
 
-    /// Stops the inputs, publishes what is already in the pipeline (within `grace`), then
-    /// stops the HTTP servers.
+    /// Stops the inputs (the HTTP ones answer their requests in flight first), publishes what
+    /// is already in the pipeline (within `grace`), then stops the read APIs.
     pub fn stop(self) {
         for input in &self.inputs {
             input.abort();
         }
+        // An HTTP input holds a pipeline handle until its server has stopped.
+        self.runtime.block_on(async {
+            for server in self.input_servers {
+                server.stop().await;
+            }
+        });
         drop(self.pipeline);
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let threads = self.pipeline_threads;
@@ -285,7 +348,7 @@ async fn bind_inputs(
     telemetry: &Arc<Telemetry>,
 ) -> Result<Vec<(String, ReadyInput)>, StartError> {
     let mut inputs = Vec::new();
-    let (mut dummies, mut forwards) = (0, 0);
+    let (mut dummies, mut forwards, mut otlps, mut https) = (0, 0, 0, 0);
     for input in &config.inputs {
         match input {
             InputConfig::Dummy(settings) => {
@@ -311,6 +374,42 @@ async fn bind_inputs(
                             source,
                         })?;
                 inputs.push((instance, ReadyInput::Forward(listener)));
+            }
+            InputConfig::OpenTelemetry(settings) => {
+                let instance = format!("opentelemetry.{otlps}");
+                otlps += 1;
+                let listener = OtlpListener::bind(
+                    &instance,
+                    settings,
+                    pipeline.clone(),
+                    telemetry.clone(),
+                    default_http_workers(),
+                )
+                .await
+                .map_err(|source| StartError::Bind {
+                    what: instance.clone(),
+                    addr: format!("{}:{}", settings.listen, settings.port),
+                    source,
+                })?;
+                inputs.push((instance, ReadyInput::OpenTelemetry(listener)));
+            }
+            InputConfig::Http(settings) => {
+                let instance = format!("http.{https}");
+                https += 1;
+                let state = Arc::new(HttpJsonState {
+                    instance: Arc::from(instance.as_str()),
+                    pipeline: pipeline.clone(),
+                    telemetry: telemetry.clone(),
+                    settings: settings.clone(),
+                });
+                let server = http_json::bind(state, default_http_workers()).map_err(|source| {
+                    StartError::Bind {
+                        what: instance.clone(),
+                        addr: format!("{}:{}", settings.listen, settings.port),
+                        source,
+                    }
+                })?;
+                inputs.push((instance, ReadyInput::Http(server)));
             }
         }
     }

@@ -1,9 +1,12 @@
-//! `[INPUT]` sections: the two Fluent Bit inputs vivo-exporter runs, `dummy` and `forward`.
+//! `[INPUT]` sections: the Fluent Bit inputs vivo-exporter runs: `dummy`, `forward`,
+//! `opentelemetry` (its own module) and `http` (its own module).
 
 use std::path::PathBuf;
 
 use super::document::{Property, Section};
 use super::error::ConfigError;
+use super::http_input::{http, HttpInput};
+use super::opentelemetry::{opentelemetry, OpenTelemetryInput};
 use super::values;
 
 /// One configured input, by plugin.
@@ -13,6 +16,11 @@ pub enum InputConfig {
     Dummy(DummyInput),
     /// Fluent Bit's `forward`: receives the Forward protocol from Fluent Bit/Fluentd senders.
     Forward(ForwardInput),
+    /// Fluent Bit's `opentelemetry`: OTLP over HTTP and gRPC from OpenTelemetry SDKs and
+    /// Collectors.
+    OpenTelemetry(OpenTelemetryInput),
+    /// Fluent Bit's `http`: JSON records posted by scripts, curl and Fluent Bit's `http` output.
+    Http(HttpInput),
 }
 
 /// Settings of a `dummy` input, with Fluent Bit's defaults and semantics.
@@ -122,7 +130,8 @@ impl InputBuilder {
     /// Types one `[INPUT]` section.
     pub(crate) fn build(&mut self, section: &Section) -> Result<InputConfig, ConfigError> {
         let Some(name) = section.properties.iter().rev().find(|p| p.key == "name") else {
-            return Err(section.error("input has no 'name' (expected dummy or forward)"));
+            return Err(section
+                .error("input has no 'name' (expected dummy, forward, opentelemetry or http)"));
         };
         match name.value.to_ascii_lowercase().as_str() {
             "dummy" => {
@@ -131,15 +140,18 @@ impl InputBuilder {
                 dummy(section, instance).map(InputConfig::Dummy)
             }
             "forward" => forward(section).map(InputConfig::Forward),
+            "opentelemetry" => opentelemetry(section).map(InputConfig::OpenTelemetry),
+            "http" => http(section).map(InputConfig::Http),
             other => Err(name.error(format!(
-                "unknown input plugin '{other}': vivo-exporter supports dummy, forward"
+                "unknown input plugin '{other}': vivo-exporter supports dummy, forward, \
+                 opentelemetry, http"
             ))),
         }
     }
 }
 
 /// Handles the keys Fluent Bit accepts on every input; returns whether `property` was one.
-fn common_key(property: &Property) -> Result<bool, ConfigError> {
+pub(crate) fn common_key(property: &Property) -> Result<bool, ConfigError> {
     match property.key.as_str() {
         "name" | "alias" => {}
         "log_level" => {
@@ -160,7 +172,7 @@ fn common_key(property: &Property) -> Result<bool, ConfigError> {
     Ok(true)
 }
 
-fn unknown_key(property: &Property, plugin: &str) -> ConfigError {
+pub(crate) fn unknown_key(property: &Property, plugin: &str) -> ConfigError {
     property.error(format!(
         "unknown key '{}' for input plugin '{plugin}'",
         property.key

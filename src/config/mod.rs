@@ -1,6 +1,7 @@
 //! Loads vivo-exporter's configuration: a Fluent Bit configuration file, classic or YAML, limited
-//! to what vivo-exporter runs (`[SERVICE]`, the `dummy` and `forward` inputs and the
-//! `vivo_exporter` output), so that an existing Fluent Bit file keeps working unchanged.
+//! to what vivo-exporter runs (`[SERVICE]`, the `dummy`, `forward`, `opentelemetry` and `http`
+//! inputs and the `vivo_exporter` output), so that an existing Fluent Bit file keeps working
+//! unchanged.
 //!
 //! Both formats are read into one located intermediate form (`document`), which is then typed and
 //! validated (`validate`), so a bad value is reported with its file, line and key either way.
@@ -8,8 +9,10 @@
 mod classic;
 mod document;
 mod error;
+mod http_input;
 mod input;
 mod loader;
+mod opentelemetry;
 mod output;
 mod service;
 mod validate;
@@ -19,7 +22,9 @@ mod yaml;
 use std::path::Path;
 
 pub use error::ConfigError;
+pub use http_input::HttpInput;
 pub use input::{DummyInput, ForwardInput, InputConfig};
+pub use opentelemetry::OpenTelemetryInput;
 pub use output::VivoOutputConfig;
 pub use service::ServiceConfig;
 

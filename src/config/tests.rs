@@ -493,12 +493,12 @@ fn classic_errors_name_line_and_key() {
         "[INPUT]\n    name  tail\n",
         Some(2),
         Some("name"),
-        "unknown input plugin 'tail': vivo-exporter supports dummy, forward",
+        "unknown input plugin 'tail': vivo-exporter supports dummy, forward, opentelemetry, http",
     );
     assert_eq!(
         err.to_string(),
         "config error in /etc/vivo/test.conf line 2, key 'name': unknown input plugin 'tail': \
-         vivo-exporter supports dummy, forward"
+         vivo-exporter supports dummy, forward, opentelemetry, http"
     );
     classic_error("[INPUT]\n    tag x\n", Some(1), None, "no 'name'");
     classic_error(

@@ -28,11 +28,33 @@ pub(crate) fn build(doc: &Document, origin: &str) -> Result<Config, ConfigError>
             SectionKind::Service => service.apply(section)?,
             SectionKind::Input => {
                 let input = input_builder.build(section)?;
-                if let InputConfig::Forward(forward) = &input {
-                    if forward.unix_path.is_none() {
-                        let who = format!("forward input {}", inputs.len());
+                let plugin = match &input {
+                    InputConfig::Dummy(_) => "dummy",
+                    InputConfig::Forward(_) => "forward",
+                    InputConfig::OpenTelemetry(_) => "opentelemetry",
+                    InputConfig::Http(_) => "http",
+                };
+                let who = format!("{plugin} input {}", inputs.len());
+                match &input {
+                    InputConfig::Forward(forward) if forward.unix_path.is_none() => {
                         claim(&mut listeners, who, &forward.listen, forward.port, section)?;
                     }
+                    InputConfig::OpenTelemetry(otel) => {
+                        claim(
+                            &mut listeners,
+                            who.clone(),
+                            &otel.listen,
+                            otel.port,
+                            section,
+                        )?;
+                        if otel.grpc {
+                            claim(&mut listeners, who, &otel.listen, otel.grpc_port, section)?;
+                        }
+                    }
+                    InputConfig::Http(http) => {
+                        claim(&mut listeners, who, &http.listen, http.port, section)?;
+                    }
+                    _ => {}
                 }
                 inputs.push(input);
             }

@@ -2,3 +2,5 @@
 
 pub mod dummy;
 pub mod forward;
+pub mod http_json;
+pub mod otlp;

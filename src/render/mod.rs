@@ -12,9 +12,9 @@ pub mod contexts;
 pub mod json;
 pub mod logs;
 pub mod msgpack;
-mod number;
+pub mod number;
 pub mod scan;
-mod string;
+pub mod string;
 pub mod time;
 
 pub use contexts::write_contexts;

@@ -271,7 +271,10 @@ mod tests {
             "vivo_stream_published_entries_total{output=\"vivo_exporter.0\",stream=\"traces\"} 5",
             "vivo_stream_bytes{output=\"vivo_exporter.0\",stream=\"traces\"} 1234",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing in:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing in:\n{text}"
+            );
         }
         // Two renders of the same counters are the same text (sorted series).
         assert_eq!(text, telemetry.render(Format::Prometheus));
