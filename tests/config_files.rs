@@ -62,9 +62,21 @@ fn the_embedded_default_listens_where_the_readme_says() {
     assert_eq!(config.service.grace, Duration::from_secs(5));
     assert_eq!(config.service.log_level, log::LevelFilter::Info);
     assert!(config.service.json_escape_unicode);
-    let [InputConfig::Forward(forward)] = config.inputs.as_slice() else {
-        panic!("expected one forward input, got {:?}", config.inputs);
+    let [InputConfig::Forward(forward), InputConfig::OpenTelemetry(otlp)] =
+        config.inputs.as_slice()
+    else {
+        panic!(
+            "expected a forward and an opentelemetry input, got {:?}",
+            config.inputs
+        );
     };
+    assert_eq!((otlp.listen.as_str(), otlp.port), ("0.0.0.0", 4318));
+    assert!(otlp.http2 && otlp.grpc);
+    assert_eq!(otlp.grpc_port, 4317);
+    assert_eq!(otlp.buffer_max_size, 4_000_000);
+    assert_eq!(otlp.successful_response_code, 200);
+    assert_eq!((otlp.tag.as_deref(), otlp.tag_from_uri), (None, true));
+    assert_eq!(otlp.logs_metadata_key, "otlp");
     assert_eq!((forward.listen.as_str(), forward.port), ("0.0.0.0", 24224));
     assert_eq!(forward.buffer_chunk_size, 1_024_000);
     assert_eq!(forward.buffer_max_size, 6_144_000);

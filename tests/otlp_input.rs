@@ -449,3 +449,45 @@ fn the_opentelemetry_python_sdk_over_grpc() {
     let ids = run_sdk("grpc", &grpc.to_string());
     check_sdk_data(http, &ids);
 }
+
+#[test]
+fn the_opentelemetry_python_sdk_over_grpc_on_the_http_port() {
+    // As Fluent Bit's `http2 on` (the default): the HTTP port takes gRPC too.
+    let (_service, otlp, _, http) = start_otlp("");
+    let ids = run_sdk("grpc", &otlp.to_string());
+    check_sdk_data(http, &ids);
+    // And still plain OTLP/HTTP on the same port.
+    assert_eq!(
+        post(otlp, "/v1/logs", &[JSON], SPEC_LOGS_JSON.as_bytes()).0,
+        200
+    );
+}
+
+#[test]
+fn with_http2_off_and_grpc_off_the_ports_are_what_they_say() {
+    let (service, otlp, grpc, _http) = start_otlp("    http2 off");
+    // gRPC on the HTTP port is an HTTP/1 parse error: the connection is closed unanswered.
+    let mut stream = std::net::TcpStream::connect(otlp).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write");
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut reply);
+    assert!(
+        !reply.starts_with(b"\x00\x00"),
+        "no HTTP/2 frame comes back: {reply:?}"
+    );
+    assert!(
+        std::net::TcpStream::connect(grpc).is_ok(),
+        "grpc_port still serves"
+    );
+    drop(service);
+    let service = start(
+        "[SERVICE]\n    log_level warn\n[INPUT]\n    name opentelemetry\n    listen 127.0.0.1\n    \
+         port 0\n    grpc off\n[OUTPUT]\n    name vivo_exporter\n    match *\n    host 127.0.0.1\n    port 0\n",
+    );
+    assert_eq!(service.otlp_addrs()[0].grpc, None);
+}

@@ -28,7 +28,8 @@ pub use opentelemetry::OpenTelemetryInput;
 pub use output::VivoOutputConfig;
 pub use service::ServiceConfig;
 
-/// The configuration used when no file is given: Forward in on 24224, everything served on 2025.
+/// The configuration used when no file is given: Forward in on 24224, OTLP on 4318 (HTTP, and
+/// gRPC too) and 4317 (gRPC), everything served on 2025.
 /// Kept as classic text so that it goes through (and is tested by) the same parser as user files.
 pub const DEFAULT_CONFIG: &str = "\
 [SERVICE]
@@ -39,6 +40,11 @@ pub const DEFAULT_CONFIG: &str = "\
     name   forward
     listen 0.0.0.0
     port   24224
+
+[INPUT]
+    name   opentelemetry
+    listen 0.0.0.0
+    port   4318
 
 [OUTPUT]
     name   vivo_exporter

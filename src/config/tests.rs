@@ -169,7 +169,15 @@ fn embedded_default() {
     let config = Config::embedded_default();
     assert_eq!(config.origin, "embedded default configuration");
     assert_eq!(config.service, service_defaults());
-    assert_eq!(config.inputs, [InputConfig::Forward(forward_defaults())]);
+    assert_eq!(config.inputs.len(), 2);
+    assert_eq!(config.inputs[0], InputConfig::Forward(forward_defaults()));
+    let InputConfig::OpenTelemetry(otlp) = &config.inputs[1] else {
+        panic!(
+            "expected an opentelemetry input, got {:?}",
+            config.inputs[1]
+        );
+    };
+    assert_eq!((otlp.port, otlp.grpc_port), (4318, 4317));
     assert_eq!(config.outputs.len(), 1);
     assert_eq!(config.outputs[0].match_pattern.as_deref(), Some("*"));
     assert_eq!(

@@ -42,6 +42,8 @@ pub struct HttpSettings {
     pub write_buffer: usize,
     /// How long a stop waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// Also serve HTTP/2 with prior knowledge (h2c) on the port.
+    pub h2c: bool,
 }
 
 impl HttpSettings {
@@ -57,6 +59,7 @@ impl HttpSettings {
             max_connections_per_worker: 25_000,
             write_buffer: WRITE_BUFFER,
             shutdown_timeout: Duration::from_secs(5),
+            h2c: true,
         }
     }
 }
@@ -113,10 +116,13 @@ where
         .tcp_nodelay(true)
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // The service handles SIGTERM/SIGINT itself and stops every server in order.
-        .disable_signals()
-        // HTTP/1.1, and HTTP/2 with prior knowledge (`curl --http2-prior-knowledge`), on the
-        // same port: the first bytes of a connection tell which.
-        .bind_auto_h2c((host, port))?;
+        .disable_signals();
+    // HTTP/1.1, and HTTP/2 with prior knowledge (`curl --http2-prior-knowledge`) when `h2c`,
+    // on the same port: the first bytes of a connection tell which.
+    let server = match settings.h2c {
+        true => server.bind_auto_h2c((host, port))?,
+        false => server.bind((host, port))?,
+    };
     let addrs = server.addrs();
     Ok(BoundServer {
         name: settings.name.clone(),
@@ -127,6 +133,20 @@ where
 }
 
 impl BoundServer {
+    /// A server built elsewhere in this module (see [`super::split`]).
+    pub(super) fn from_parts(
+        settings: &HttpSettings,
+        addrs: Vec<SocketAddr>,
+        server: Server,
+    ) -> Self {
+        BoundServer {
+            name: settings.name.clone(),
+            addrs,
+            server,
+            shutdown_timeout: settings.shutdown_timeout,
+        }
+    }
+
     /// The addresses bound (the real port when 0 was asked for).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs

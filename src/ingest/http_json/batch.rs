@@ -109,7 +109,11 @@ impl HttpJsonBatch {
         let Some(value) = self.time_key.as_deref().and_then(|key| record.get(key)) else {
             return self.received_ns;
         };
-        let from_seconds = |s: f64| (s.is_finite() && s.abs() < 9.2e9).then_some((s * 1e9) as i64);
+        // Whole seconds and the fraction apart, so 1700000000.25 is …250000000 exactly.
+        let from_seconds = |s: f64| {
+            (s.is_finite() && s.abs() < 9.2e9)
+                .then(|| s.trunc() as i64 * 1_000_000_000 + (s.fract() * 1e9).round() as i64)
+        };
         let parsed = match value {
             BorrowedValue::Static(n) => n.as_f64().and_then(from_seconds),
             BorrowedValue::String(text) => humantime::parse_rfc3339_weak(text)

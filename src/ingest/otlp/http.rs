@@ -24,10 +24,12 @@ use super::batch::{OtlpBatch, OtlpShape, Payload as BatchPayload};
 use super::decode::{Compression, Format};
 use crate::config::OpenTelemetryInput;
 use crate::http::body::{read_limited, BodyError};
+use crate::http::split::bind_split;
 use crate::http::{self as http_server, BoundServer, HttpSettings};
 use crate::pipeline::{Outcome, PipelineHandle};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// What every request of one input needs.
 pub struct OtlpHttpState {
@@ -56,13 +58,24 @@ impl OtlpHttpState {
     }
 }
 
-/// Binds the OTLP/HTTP server of an input on its `listen`:`port`.
-pub fn bind(state: Arc<OtlpHttpState>, workers: usize) -> std::io::Result<BoundServer> {
-    let settings = HttpSettings::new(&state.instance, workers);
+/// Binds the OTLP/HTTP server of an input on its `listen`:`port`. With `h2` (the input's
+/// `http2 on`), connections that open with the HTTP/2 preface (gRPC) are sent there instead.
+pub fn bind(
+    state: Arc<OtlpHttpState>,
+    workers: usize,
+    h2: Option<UnboundedSender<std::net::TcpStream>>,
+) -> std::io::Result<BoundServer> {
+    let settings = HttpSettings {
+        // `http2 off` is Fluent Bit's HTTP/1-only server.
+        h2c: state.settings.http2,
+        ..HttpSettings::new(&state.instance, workers)
+    };
     let (listen, port) = (state.settings.listen.clone(), state.settings.port);
-    http_server::bind(&listen, port, &settings, move |config| {
-        routes(config, &state)
-    })
+    let configure = move |config: &mut web::ServiceConfig| routes(config, &state);
+    match h2 {
+        Some(h2) => bind_split(&listen, port, &settings, configure, h2),
+        None => http_server::bind(&listen, port, &settings, configure),
+    }
 }
 
 fn routes(config: &mut web::ServiceConfig, state: &Arc<OtlpHttpState>) {
