@@ -13,10 +13,12 @@
 //! vivo-loadgen --rate 20000 --events-per-frame 10 --duration 30s --ack --json
 //! ```
 //!
-//! The protocol sits behind the [`protocol::Protocol`] trait; Forward is the first one.
+//! The protocol sits behind the [`protocol::Protocol`] trait: Forward, OTLP/HTTP (protobuf
+//! logs) and the HTTP JSON input.
 
 mod driver;
 mod forward;
+mod http;
 mod protocol;
 mod report;
 mod target;
@@ -24,6 +26,7 @@ mod target;
 use clap::{Parser, ValueEnum};
 use driver::{ConnectionStats, Plan};
 use forward::{Forward, ForwardSettings};
+use http::{Body, HttpProtocol, HttpSettings};
 use protocol::Protocol;
 use report::{AckLatency, Report};
 use std::process::ExitCode;
@@ -112,6 +115,12 @@ struct Cli {
 enum ProtocolName {
     /// Fluent Forward: PackedForward frames, optionally gzip and `chunk` acks.
     Forward,
+    /// OTLP/HTTP: protobuf `POST /v1/logs` requests, optionally gzip; one in flight per
+    /// connection (--ack is implied).
+    OtlpHttp,
+    /// The `http` input: JSON arrays posted to `/<tag>`, optionally gzip; one in flight per
+    /// connection.
+    HttpJson,
 }
 
 fn main() -> ExitCode {
@@ -177,6 +186,19 @@ async fn run(cli: &Cli) -> Result<Report, String> {
             gzip: cli.gzip,
             ack: cli.ack,
         })),
+        ProtocolName::OtlpHttp | ProtocolName::HttpJson => {
+            Arc::new(HttpProtocol::new(HttpSettings {
+                body: match cli.protocol {
+                    ProtocolName::OtlpHttp => Body::OtlpLogs,
+                    _ => Body::JsonRecords,
+                },
+                host: cli.target.clone(),
+                tag: cli.tag.clone(),
+                events_per_request: cli.events_per_frame,
+                record_bytes: cli.record_bytes,
+                gzip: cli.gzip,
+            }))
+        }
     };
     let per_message = protocol.events_per_message();
     let first_entry = match &read_api {
