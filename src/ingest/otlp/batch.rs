@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::decode::{decode, inflate, Compression, DecodeError, Format};
+use super::decode::{decode_body, inflate, Compression, DecodeError, Format};
 use super::json::JsonOut;
 use super::logs::{render_logs, LogShape};
 use super::metrics::render_metrics;
@@ -94,8 +94,8 @@ impl OtlpBatch {
                 compression,
                 limit,
             } => {
-                let inflated = inflate(body, *compression, *limit).map_err(rejection)?;
-                let request: M = decode(inflated, *format, name).map_err(rejection)?;
+                let request: M = decode_body(body, *compression, *format, *limit, name)
+                    .map_err(rejection)?;
                 Ok(Some(render(&request)))
             }
             other => Ok(given(other).map(render)),

@@ -134,6 +134,27 @@ pub fn inflate(body: &[u8], codec: Compression, limit: usize) -> Result<Vec<u8>,
     Ok(out)
 }
 
+/// Decodes one OTLP request message of type `M` (named `message` in errors) from a body as it
+/// arrived: inflated first (at most `limit` bytes), except that a plain protobuf body is
+/// decoded where it lies, without a copy.
+pub fn decode_body<M>(
+    body: &[u8],
+    compression: Compression,
+    format: Format,
+    limit: usize,
+    message: &'static str,
+) -> Result<M, DecodeError>
+where
+    M: prost::Message + Default + DeserializeOwned,
+{
+    match (compression, format) {
+        (Compression::Identity, Format::Protobuf) => {
+            M::decode(body).map_err(|source| DecodeError::Protobuf { message, source })
+        }
+        _ => decode(inflate(body, compression, limit)?, format, message),
+    }
+}
+
 /// Decodes one OTLP request message of type `M` (named `message` in errors) from `body`.
 pub fn decode<M>(mut body: Vec<u8>, format: Format, message: &'static str) -> Result<M, DecodeError>
 where
