@@ -54,6 +54,8 @@ pub struct Service {
     forward_addrs: Vec<SocketAddr>,
     otlp_addrs: Vec<OtlpAddrs>,
     http_json_addrs: Vec<SocketAddr>,
+    /// SIGTERM and SIGINT, caught from before the first listener is announced.
+    signals: Option<StopSignals>,
     pipeline: PipelineHandle,
     pipeline_threads: PipelineThreads,
     grace: Duration,
@@ -102,6 +104,12 @@ impl Service {
             .thread_name("ingest")
             .enable_all()
             .build()?;
+        // From here on SIGTERM and SIGINT stop the service cleanly: a supervisor that signals as
+        // soon as it reads "listening" must not kill it half-started.
+        let signals = {
+            let _inside = runtime.enter();
+            StopSignals::catch()
+        };
         let read_apis = bind_read_apis(config, &outputs, &telemetry)?;
         let inputs = runtime.block_on(bind_inputs(config, &pipeline, &telemetry))?;
         for (o, server) in config.outputs.iter().zip(&read_apis) {
@@ -176,6 +184,7 @@ impl Service {
             forward_addrs,
             otlp_addrs,
             http_json_addrs,
+            signals,
             pipeline,
             pipeline_threads,
             grace: config.service.grace,
@@ -220,22 +229,12 @@ impl Service {
     }
 
     /// Runs until SIGINT or SIGTERM, then stops gracefully.
-    pub fn run_until_signal(self) {
+    pub fn run_until_signal(mut self) {
+        let signals = self.signals.take();
         let signalled = self.runtime.block_on(async {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                let Ok(mut term) = signal(SignalKind::terminate()) else {
-                    return tokio::signal::ctrl_c().await.map(|_| "SIGINT");
-                };
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => r.map(|_| "SIGINT"),
-                    _ = term.recv() => Ok("SIGTERM"),
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                tokio::signal::ctrl_c().await.map(|_| "SIGINT")
+            match signals {
+                Some(signals) => Ok(signals.wait().await),
+                None => tokio::signal::ctrl_c().await.map(|_| "SIGINT"),
             }
         });
         match signalled {
@@ -273,6 +272,48 @@ impl Service {
             }
         });
         self.runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+/// The stop signals, caught once [`StopSignals::catch`] has run (SIGTERM and SIGINT on Unix).
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers now; `None` where the platform refuses (then Ctrl-C alone stops).
+    fn catch() -> Option<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Some(StopSignals {
+                term: signal(SignalKind::terminate()).ok()?,
+                int: signal(SignalKind::interrupt()).ok()?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Waits for the first signal; returns its name.
+    async fn wait(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            "SIGINT"
+        }
     }
 }
 
@@ -323,7 +364,7 @@ fn bind_read_apis(
                 0 => default_http_workers(),
                 n => n,
             };
-            let settings = HttpSettings::new(&o.instance, workers);
+            let settings = http_settings(&o.instance, workers, config);
             api::bind(
                 outputs.clone(),
                 index,
@@ -383,7 +424,7 @@ async fn bind_inputs(
                     settings,
                     pipeline.clone(),
                     telemetry.clone(),
-                    default_http_workers(),
+                    http_settings(&instance, default_http_workers(), config),
                 )
                 .await
                 .map_err(|source| StartError::Bind {
@@ -402,18 +443,29 @@ async fn bind_inputs(
                     telemetry: telemetry.clone(),
                     settings: settings.clone(),
                 });
-                let server = http_json::bind(state, default_http_workers()).map_err(|source| {
-                    StartError::Bind {
-                        what: instance.clone(),
-                        addr: format!("{}:{}", settings.listen, settings.port),
-                        source,
-                    }
+                let server = http_json::bind(
+                    state,
+                    http_settings(&instance, default_http_workers(), config),
+                )
+                .map_err(|source| StartError::Bind {
+                    what: instance.clone(),
+                    addr: format!("{}:{}", settings.listen, settings.port),
+                    source,
                 })?;
                 inputs.push((instance, ReadyInput::Http(server)));
             }
         }
     }
     Ok(inputs)
+}
+
+/// The settings of an HTTP listener named `name`: a stop waits for requests in flight at most
+/// the service's `grace`.
+fn http_settings(name: &str, workers: usize, config: &Config) -> HttpSettings {
+    HttpSettings {
+        shutdown_timeout: config.service.grace,
+        ..HttpSettings::new(name, workers)
+    }
 }
 
 /// One HTTP worker per core: reads share nothing, so they scale with cores.

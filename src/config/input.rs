@@ -43,13 +43,16 @@ pub struct DummyInput {
     pub samples: Option<u64>,
     /// `copies`: records generated per tick.
     pub copies: u32,
-    /// `start_time_sec`: a fixed event time's seconds; `None` (absent or -1) uses the clock.
+    /// `start_time_sec`: the seconds the event times start from (they advance with the clock);
+    /// `None` (absent or -1) uses the clock.
     pub start_time_sec: Option<i64>,
-    /// `start_time_nsec`: a fixed event time's nanoseconds; `None` (absent or -1) uses the clock.
+    /// `start_time_nsec`: the nanoseconds the event times start from; `None` (absent or -1)
+    /// uses the clock.
     pub start_time_nsec: Option<i64>,
     /// `fixed_timestamp`: reuse the first event's time for every event.
     pub fixed_timestamp: bool,
-    /// `flush_on_startup`: generate the first event at start instead of after one period.
+    /// `flush_on_startup`: generate an event at start and flush it at once, instead of the first
+    /// event after one period.
     pub flush_on_startup: bool,
 }
 

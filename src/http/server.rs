@@ -40,13 +40,19 @@ pub struct HttpSettings {
     pub max_connections_per_worker: usize,
     /// How far the HTTP/1 write buffer fills before it is written to the socket.
     pub write_buffer: usize,
-    /// How long a stop waits for in-flight requests.
+    /// How long a stop waits for in-flight requests (whole seconds, at least 1; the
+    /// service's `grace`).
     pub shutdown_timeout: Duration,
     /// Also serve HTTP/2 with prior knowledge (h2c) on the port.
     pub h2c: bool,
 }
 
 impl HttpSettings {
+    /// `shutdown_timeout` as actix takes it: whole seconds, rounded up, at least 1.
+    pub fn shutdown_seconds(&self) -> u64 {
+        self.shutdown_timeout.as_secs_f64().ceil().max(1.0) as u64
+    }
+
     /// The defaults for a listener named `name` with `workers` workers.
     pub fn new(name: &str, workers: usize) -> Self {
         HttpSettings {
@@ -114,7 +120,7 @@ where
         // A response can leave in several writes; with Nagle the last one would wait for the
         // client's delayed ACK (40 ms per keep-alive request).
         .tcp_nodelay(true)
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .shutdown_timeout(settings.shutdown_seconds())
         // The service handles SIGTERM/SIGINT itself and stops every server in order.
         .disable_signals();
     // HTTP/1.1, and HTTP/2 with prior knowledge (`curl --http2-prior-knowledge`) when `h2c`,

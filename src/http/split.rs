@@ -35,9 +35,17 @@ where
     let listener = std::net::TcpListener::bind((host, port))?;
     let addrs = vec![listener.local_addr()?];
     let http = settings.clone();
+    let builder = actix_server::Server::build();
+    // Lets idle keep-alive connections close at once when a stop begins, as HttpServer does.
+    let stopping = builder.graceful_shutdown_signal();
     let factory = move || {
         let app = App::new().configure(configure.clone());
+        let stopping = stopping.clone();
         let http_factory = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
             .keep_alive(http.keep_alive)
             .client_request_timeout(http.client_request_timeout)
             .client_disconnect_timeout(http.client_disconnect_timeout)
@@ -67,11 +75,11 @@ where
             }
         })
     };
-    let server = actix_server::Server::build()
+    let server = builder
         .workers(settings.workers)
         .backlog(settings.backlog)
         .max_concurrent_connections(settings.max_connections_per_worker)
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .shutdown_timeout(settings.shutdown_seconds())
         .disable_signals()
         .listen(settings.name.clone(), listener, factory)?
         .run();

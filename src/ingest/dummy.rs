@@ -68,27 +68,30 @@ impl Dummy {
         } else {
             Duration::from_secs(1) / s.rate.max(1)
         };
-        let fixed_time = match (s.start_time_sec, s.start_time_nsec) {
-            (None, None) if s.fixed_timestamp => Some(now_ns()),
-            (None, None) => None,
-            (sec, nsec) => Some(sec.unwrap_or(0) * 1_000_000_000 + nsec.unwrap_or(0)),
-        };
+        let clock = EventClock::new(s.start_time_sec, s.start_time_nsec, s.fixed_timestamp);
         let samples = s.samples.filter(|&n| n > 0);
+        let copies = s.copies.max(1) as usize;
         let mut generated = 0u64;
         let mut tick = tokio::time::interval(interval);
         let mut flush_tick = tokio::time::interval(flush);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        if !s.flush_on_startup {
-            flush_tick.tick().await;
+        // Both intervals tick at once first; as in Fluent Bit, the first event comes one
+        // interval after start, unless `flush_on_startup` makes one and flushes it at once.
+        tick.tick().await;
+        flush_tick.tick().await;
+        if s.flush_on_startup && samples != Some(0) {
+            generated += 1;
+            self.submit(&pipeline, vec![clock.now(); copies]).await;
         }
         let mut pending: Vec<i64> = Vec::new();
         loop {
             let done = samples.is_some_and(|n| generated >= n);
             tokio::select! {
+                // An event due at the same instant as a flush goes into that flush.
+                biased;
                 _ = tick.tick(), if !done => {
-                    let ts = fixed_time.unwrap_or_else(now_ns);
-                    pending.extend(std::iter::repeat_n(ts, s.copies.max(1) as usize));
+                    pending.extend(std::iter::repeat_n(clock.now(), copies));
                     generated += 1;
                 }
                 _ = flush_tick.tick() => {
@@ -116,6 +119,46 @@ impl Dummy {
                 .submit(self.instance.clone(), Box::new(batch), size)
                 .await,
         );
+    }
+}
+
+/// The timestamps of dummy events, as Fluent Bit's `in_dummy` gives them: the time of the event,
+/// or the start time plus the time since start when `start_time_*` is set; with
+/// `fixed_timestamp`, the first of these for every event.
+struct EventClock {
+    /// `start_time_sec`/`start_time_nsec`, in nanoseconds, when set.
+    base: Option<i64>,
+    fixed: bool,
+    started: std::time::Instant,
+    started_ns: i64,
+}
+
+impl EventClock {
+    fn new(sec: Option<i64>, nsec: Option<i64>, fixed: bool) -> Self {
+        let base = match (sec, nsec) {
+            (None, None) => None,
+            (sec, nsec) => Some(
+                sec.unwrap_or(0)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(nsec.unwrap_or(0)),
+            ),
+        };
+        EventClock {
+            base,
+            fixed,
+            started: std::time::Instant::now(),
+            started_ns: now_ns(),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        let elapsed = || i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        match (self.base, self.fixed) {
+            (Some(base), true) => base,
+            (Some(base), false) => base.saturating_add(elapsed()),
+            (None, true) => self.started_ns,
+            (None, false) => now_ns(),
+        }
     }
 }
 

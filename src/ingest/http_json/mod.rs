@@ -40,8 +40,7 @@ pub struct HttpJsonState {
 }
 
 /// Binds the input's server on its `listen`:`port`.
-pub fn bind(state: Arc<HttpJsonState>, workers: usize) -> std::io::Result<BoundServer> {
-    let settings = HttpSettings::new(&state.instance, workers);
+pub fn bind(state: Arc<HttpJsonState>, settings: HttpSettings) -> std::io::Result<BoundServer> {
     let (listen, port) = (state.settings.listen.clone(), state.settings.port);
     http_server::bind(&listen, port, &settings, move |config| {
         let state = state.clone();

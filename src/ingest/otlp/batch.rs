@@ -94,8 +94,8 @@ impl OtlpBatch {
                 compression,
                 limit,
             } => {
-                let request: M = decode_body(body, *compression, *format, *limit, name)
-                    .map_err(rejection)?;
+                let request: M =
+                    decode_body(body, *compression, *format, *limit, name).map_err(rejection)?;
                 Ok(Some(render(&request)))
             }
             other => Ok(given(other).map(render)),

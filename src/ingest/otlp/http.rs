@@ -62,13 +62,13 @@ impl OtlpHttpState {
 /// `http2 on`), connections that open with the HTTP/2 preface (gRPC) are sent there instead.
 pub fn bind(
     state: Arc<OtlpHttpState>,
-    workers: usize,
+    server: HttpSettings,
     h2: Option<UnboundedSender<std::net::TcpStream>>,
 ) -> std::io::Result<BoundServer> {
     let settings = HttpSettings {
         // `http2 off` is Fluent Bit's HTTP/1-only server.
         h2c: state.settings.http2,
-        ..HttpSettings::new(&state.instance, workers)
+        ..server
     };
     let (listen, port) = (state.settings.listen.clone(), state.settings.port);
     let configure = move |config: &mut web::ServiceConfig| routes(config, &state);

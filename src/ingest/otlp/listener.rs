@@ -9,7 +9,7 @@ use super::batch::OtlpShape;
 use super::grpc::OtlpGrpc;
 use super::http::{self, OtlpHttpState};
 use crate::config::OpenTelemetryInput;
-use crate::http::{BoundServer, RunningServer};
+use crate::http::{BoundServer, HttpSettings, RunningServer};
 use crate::pipeline::PipelineHandle;
 use crate::telemetry::Telemetry;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -39,7 +39,7 @@ impl OtlpListener {
         settings: &OpenTelemetryInput,
         pipeline: PipelineHandle,
         telemetry: Arc<Telemetry>,
-        http_workers: usize,
+        server: HttpSettings,
     ) -> std::io::Result<OtlpListener> {
         let state = Arc::new(OtlpHttpState {
             instance: Arc::from(instance),
@@ -59,7 +59,7 @@ impl OtlpListener {
             }
             false => (None, None),
         };
-        let http = http::bind(state.clone(), http_workers, h2)?;
+        let http = http::bind(state.clone(), server, h2)?;
         let grpc = match settings.grpc {
             true => Some(
                 tokio::net::TcpListener::bind((settings.listen.as_str(), settings.grpc_port))
