@@ -21,6 +21,8 @@ from pathlib import Path
 # 4's, with issue 9's ingest target).
 FLUENT_BIT_CPU_S_PER_M = 1.31
 TARGET_CPU_S_PER_M = 0.30
+# Issue 11: OTLP/HTTP log ingest, server CPU-s per million log records.
+TARGET_OTLP_CPU_S_PER_M = 0.5
 TARGET_WRK_RATIO = 0.80
 TARGET_WRK_P99_FACTOR = 2.0
 TARGET_INGEST_RATIO = 0.90
@@ -242,6 +244,39 @@ def main():
         )
     else:
         row("ingest alone", "not measured", "-", "-", f"<= {TARGET_CPU_S_PER_M} CPU-s/M", None, {}, [])
+
+    # 1b, 1c. OTLP/HTTP and HTTP JSON ingest alone.
+    for name, workload, target in (
+        (
+            "ingest_otlp",
+            "OTLP/HTTP ingest alone: protobuf logs, 1000 records/request, ~100 B bodies, 4 connections, until readable",
+            TARGET_OTLP_CPU_S_PER_M,
+        ),
+        (
+            "ingest_http_json",
+            "HTTP JSON ingest alone: arrays of 1000 records, ~100 B messages, 4 connections, until readable",
+            None,
+        ),
+    ):
+        report, cpu = results.read(f"{name}.json"), results.read(f"{name}.cpu")
+        target_text = f"<= {target} CPU-s/M" if target else "(information)"
+        if not (report and cpu):
+            row(workload, "not measured", "-", "-", target_text, None, {}, [])
+            continue
+        per_m = cpu["server"] / (report["events"] / 1e6)
+        row(
+            workload,
+            f"{per_m:.3f} CPU-s per M records ({num(report['events_per_sec_until_readable'])} records/s "
+            f"over {report['events']:,} records)",
+            "-",
+            "Fluent Bit's opentelemetry input not measured here (no Fluent Bit on this machine)"
+            if target
+            else "-",
+            target_text,
+            per_m <= target if target else None,
+            {"server_cpu_s": cpu["server"], "cpu_s_per_million": per_m, "loadgen": report},
+            [name],
+        )
 
     # 3. Reads alone, wrk: ROUNDS rounds per connection count, alternating with nginx.
     window_kb = (results.read("window_bytes") or 0) / 1e3

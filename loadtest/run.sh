@@ -9,6 +9,8 @@
 # CPU 1, and runs in order:
 #   1. ingest alone: vivo-loadgen, PackedForward of 1000 events/frame, 4 connections, until the
 #      last event is readable; server CPU-s per million events from /proc/PID/stat;
+#   1b. OTLP/HTTP ingest alone (protobuf logs, 1000 records per request, 4 connections) and
+#   1c. HTTP JSON ingest alone (arrays of 1000 records), each until readable;
 #   2. fill the logs stream to its 20 MB budget with 10-event frames (one entry each);
 #   3. reads alone with wrk at 1/16/64/256 connections on /logs?from=END-110, ROUNDS times
 #      each, alternating with nginx (6.);
@@ -33,7 +35,8 @@
 # (200000), INGEST_RATE (events/s during reads, 20000), INGEST_TICK (how often the ingest
 # generator wakes and sends what is due during reads, 10ms), PIPELINE (requests per write for the
 # scaling reads, 16), ROUNDS (rounds of the wrk window reads, the UI polls and the scaling reads,
-# 3), FORWARD_PORT (12224), HTTP_PORT (12025), NGINX_PORT (12080, and the next port for the
+# 3), OTLP_EVENTS (records for the OTLP/HTTP and HTTP JSON ingest rows, 4000000), FORWARD_PORT
+# (12224), OTLP_PORT (12318), HTTP_JSON_PORT (12880), HTTP_PORT (12025), NGINX_PORT (12080, and the next port for the
 # full-stream copy), SKIP_BUILD (1: use the binaries as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +51,9 @@ PIPELINE=${PIPELINE:-16}
 ROUNDS=${ROUNDS:-3}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: ROUNDS must be a positive whole number" >&2; exit 1; }
 FORWARD_PORT=${FORWARD_PORT:-12224}
+OTLP_PORT=${OTLP_PORT:-12318}
+HTTP_JSON_PORT=${HTTP_JSON_PORT:-12880}
+OTLP_EVENTS=${OTLP_EVENTS:-4000000}
 HTTP_PORT=${HTTP_PORT:-12025}
 NGINX_PORT=${NGINX_PORT:-12080}
 NGINX_FULL_PORT=$((NGINX_PORT + 1))
@@ -181,9 +187,13 @@ held_bytes() {
         awk '/^vivo_stream_bytes\{.*stream="logs"/ { print $2 }'
 }
 
-loadgen() {
-    timeout $((D + SLACK * 3)) taskset -c 1 "$LOADGEN" --target "127.0.0.1:$FORWARD_PORT" "$@"
+# loadgen_at PORT ARGS…: vivo-loadgen pinned to CPU 1, sending to 127.0.0.1:PORT.
+loadgen_at() {
+    local port=$1
+    shift
+    timeout $((D + SLACK * 3)) taskset -c 1 "$LOADGEN" --target "127.0.0.1:$port" "$@"
 }
+loadgen() { loadgen_at "$FORWARD_PORT" "$@"; }
 
 # wrk NAME CONNECTIONS URL [SCRIPT [SCRIPT ARGS…]]: one wrk run pinned to CPU 1 (one request
 # per write with report.lua, the default); its JSON line goes to $OUT/NAME.json.
@@ -246,6 +256,17 @@ write_config() {
     name   forward
     listen 127.0.0.1
     port   $FORWARD_PORT
+
+[INPUT]
+    name   opentelemetry
+    listen 127.0.0.1
+    port   $OTLP_PORT
+    grpc   off
+
+[INPUT]
+    name   http
+    listen 127.0.0.1
+    port   $HTTP_JSON_PORT
 
 [OUTPUT]
     name              vivo_exporter
@@ -353,6 +374,16 @@ log "1. ingest alone: $INGEST_EVENTS events, PackedForward 1000 events/frame, 4 
 measured ingest loadgen --connections 4 --events-per-frame 1000 --record-bytes 100 \
     --events "$INGEST_EVENTS" --wait-readable "$VIVO/logs" --json >"$OUT/ingest.json"
 rss_kb "$SERVER_PID" >"$OUT/rss_after_ingest.kb"
+
+log "1b. OTLP/HTTP ingest alone: $OTLP_EVENTS log records, 1000 per request, 4 connections"
+measured ingest_otlp loadgen_at "$OTLP_PORT" --protocol otlp-http --connections 4 \
+    --events-per-frame 1000 --record-bytes 100 --events "$OTLP_EVENTS" \
+    --wait-readable "$VIVO/logs" --json >"$OUT/ingest_otlp.json"
+
+log "1c. HTTP JSON ingest alone: $OTLP_EVENTS records, arrays of 1000, 4 connections"
+measured ingest_http_json loadgen_at "$HTTP_JSON_PORT" --protocol http-json \
+    --connections 4 --events-per-frame 1000 --record-bytes 100 --events "$OTLP_EVENTS" \
+    --wait-readable "$VIVO/logs" --json >"$OUT/ingest_http_json.json"
 
 log "2. filling the logs stream to 20 MB with 10-event frames"
 loadgen --connections 4 --events-per-frame 10 --record-bytes 120 --events "$FILL_EVENTS" \
