@@ -10,7 +10,8 @@
 #   1. ingest alone: vivo-loadgen, PackedForward of 1000 events/frame, 4 connections, until the
 #      last event is readable; server CPU-s per million events from /proc/PID/stat;
 #   1b. OTLP/HTTP ingest alone (protobuf logs, 1000 records per request, 4 connections) and
-#   1c. HTTP JSON ingest alone (arrays of 1000 records), each until readable;
+#   1c. HTTP JSON ingest alone (arrays of 1000 records), each until readable, on a server of
+#       their own, run first (the rest restarts it);
 #   2. fill the logs stream to its 20 MB budget with 10-event frames (one entry each);
 #   3. reads alone with wrk at 1/16/64/256 connections on /logs?from=END-110, ROUNDS times
 #      each, alternating with nginx (6.);
@@ -364,16 +365,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building release binaries"
     cargo build --release --quiet --bin vivo-exporter --bin vivo-loadgen
 fi
-for port in "$FORWARD_PORT" "$HTTP_PORT" "$NGINX_PORT" "$NGINX_FULL_PORT"; do
+for port in "$FORWARD_PORT" "$OTLP_PORT" "$HTTP_JSON_PORT" "$HTTP_PORT" "$NGINX_PORT" "$NGINX_FULL_PORT"; do
     port_free "$port" || die "port $port on 127.0.0.1 is in use (set FORWARD_PORT, HTTP_PORT, NGINX_PORT)"
 done
 write_config
 start_server 0 1
-
-log "1. ingest alone: $INGEST_EVENTS events, PackedForward 1000 events/frame, 4 connections"
-measured ingest loadgen --connections 4 --events-per-frame 1000 --record-bytes 100 \
-    --events "$INGEST_EVENTS" --wait-readable "$VIVO/logs" --json >"$OUT/ingest.json"
-rss_kb "$SERVER_PID" >"$OUT/rss_after_ingest.kb"
 
 log "1b. OTLP/HTTP ingest alone: $OTLP_EVENTS log records, 1000 per request, 4 connections"
 measured ingest_otlp loadgen_at "$OTLP_PORT" --protocol otlp-http --connections 4 \
@@ -384,6 +380,15 @@ log "1c. HTTP JSON ingest alone: $OTLP_EVENTS records, arrays of 1000, 4 connect
 measured ingest_http_json loadgen_at "$HTTP_JSON_PORT" --protocol http-json \
     --connections 4 --events-per-frame 1000 --record-bytes 100 --events "$OTLP_EVENTS" \
     --wait-readable "$VIVO/logs" --json >"$OUT/ingest_http_json.json"
+
+# A fresh server for the rest, so the rows below (RSS above all) see only what they always saw.
+stop_server
+start_server 0 1
+
+log "1. ingest alone: $INGEST_EVENTS events, PackedForward 1000 events/frame, 4 connections"
+measured ingest loadgen --connections 4 --events-per-frame 1000 --record-bytes 100 \
+    --events "$INGEST_EVENTS" --wait-readable "$VIVO/logs" --json >"$OUT/ingest.json"
+rss_kb "$SERVER_PID" >"$OUT/rss_after_ingest.kb"
 
 log "2. filling the logs stream to 20 MB with 10-event frames"
 loadgen --connections 4 --events-per-frame 10 --record-bytes 120 --events "$FILL_EVENTS" \
