@@ -11,7 +11,7 @@
 //! `empty_stream_on_read` deletions.
 
 use crate::output::VivoOutput;
-use crate::render::{RenderOptions, Renderer};
+use crate::render::{RenderLimits, RenderOptions, Renderer};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
 use crossbeam_channel::{Receiver, Sender};
@@ -111,6 +111,8 @@ pub struct PipelineSettings {
     pub workers: usize,
     /// JSON rendering options (`json.escape_unicode`).
     pub render: RenderOptions,
+    /// What one batch may render to (`max_entry_size`, `max_entry_records`).
+    pub limits: RenderLimits,
     /// Bytes of submitted but unpublished batches allowed at once; submitters wait beyond it.
     pub inflight_bytes: usize,
 }
@@ -157,6 +159,7 @@ struct RenderPool {
     rendered: Sender<Rendered>,
     outputs: Arc<[VivoOutput]>,
     opts: RenderOptions,
+    limits: RenderLimits,
 }
 
 /// The publisher thread, to wait for after the last handle is dropped.
@@ -190,6 +193,7 @@ pub fn start(
                 rendered: rendered_tx,
                 outputs,
                 opts: settings.render,
+                limits: settings.limits,
             }),
             next_seq: Arc::new(AtomicU64::new(0)),
             inflight: Arc::new(Semaphore::new(limit)),
@@ -261,7 +265,10 @@ impl RenderPool {
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 let (renderer, out) = scratch.get_or_insert_with(|| {
-                    (Renderer::new(self.opts), Vec::with_capacity(64 << 10))
+                    (
+                        Renderer::with_limits(self.opts, self.limits),
+                        Vec::with_capacity(64 << 10),
+                    )
                 });
                 out.clear();
                 let mut parts = Vec::new();
@@ -272,6 +279,15 @@ impl RenderPool {
                     // Hand the buffer over (the publisher copies it into the stream) and start
                     // the next batch in a fresh one of the same size: no copy here. Nothing to
                     // store (an empty message, only group markers): accepted, and no ID is used.
+                    // Every input checks the limits as it renders; this catches what an input
+                    // renders in one go (a metrics context) past them.
+                    Ok(Ok(_)) if out.len() > self.limits.max_entry_bytes => Err(Rejection {
+                        reason: "entry_too_large",
+                        detail: format!(
+                            "the batch renders to more than {} bytes of JSON (max_entry_size)",
+                            self.limits.max_entry_bytes
+                        ),
+                    }),
                     Ok(Ok(records)) => {
                         let fresh = Vec::with_capacity(out.capacity().min(8 * 1024 * 1024));
                         let text = std::mem::replace(out, fresh);
@@ -460,6 +476,10 @@ mod tests {
         let settings = PipelineSettings {
             workers,
             render: RenderOptions::default(),
+            limits: RenderLimits {
+                max_entry_bytes: 100,
+                max_records: 10,
+            },
             inflight_bytes: 1 << 20,
         };
         let (handle, threads) = start(outputs.clone(), settings, telemetry).expect("starts");
@@ -531,6 +551,21 @@ mod tests {
         assert_eq!(outcomes[3], Outcome::Accepted { records: 1 });
         // Only the last batch became an entry, and it is entry 0.
         assert_eq!(text, "kept\n");
+    }
+
+    #[test]
+    fn a_batch_that_renders_past_max_entry_size_is_refused() {
+        const LONG: &str = "0123456789012345678901234567890123456789012345678901234567890123456789";
+        let (outcomes, text) = run(
+            1,
+            vec![
+                Scripted::lines("app", &[LONG, LONG]),
+                Scripted::lines("app", &["fits"]),
+            ],
+        );
+        assert!(matches!(&outcomes[0], Outcome::Rejected(r) if r.reason == "entry_too_large"));
+        assert_eq!(outcomes[1], Outcome::Accepted { records: 1 });
+        assert_eq!(text, "fits\n");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::ingest::http_json::{self, HttpJsonState};
 use crate::ingest::otlp::listener::OtlpListener;
 use crate::output::{ReadSettings, VivoOutput};
 use crate::pipeline::{self, PipelineHandle, PipelineSettings, PipelineThreads};
-use crate::render::RenderOptions;
+use crate::render::{RenderLimits, RenderOptions};
 use crate::tag_match::TagMatcher;
 use crate::telemetry::Telemetry;
 use std::net::SocketAddr;
@@ -86,6 +86,7 @@ impl Service {
         let telemetry = Arc::new(Telemetry::new());
         let outputs = build_outputs(config, &telemetry)?;
         let workers = config.outputs.iter().map(|o| o.workers).max().unwrap_or(1);
+        let limits = render_limits(config);
         let (pipeline, pipeline_threads) = pipeline::start(
             outputs.clone(),
             PipelineSettings {
@@ -93,6 +94,7 @@ impl Service {
                 render: RenderOptions {
                     escape_unicode: config.service.json_escape_unicode,
                 },
+                limits,
                 // Enough to keep every worker busy; beyond it, back-pressure goes to the senders
                 // through TCP instead of into memory.
                 inflight_bytes: 16 * 1024 * 1024,
@@ -111,7 +113,7 @@ impl Service {
             StopSignals::catch()
         };
         let read_apis = bind_read_apis(config, &outputs, &telemetry)?;
-        let inputs = runtime.block_on(bind_inputs(config, &pipeline, &telemetry))?;
+        let inputs = runtime.block_on(bind_inputs(config, &pipeline, &telemetry, limits))?;
         for (o, server) in config.outputs.iter().zip(&read_apis) {
             for addr in server.addrs() {
                 log::info!(
@@ -317,6 +319,25 @@ impl StopSignals {
     }
 }
 
+/// What one batch may render to. Batches are rendered once for every output, so the largest
+/// caps of the outputs apply.
+fn render_limits(config: &Config) -> RenderLimits {
+    RenderLimits {
+        max_entry_bytes: config
+            .outputs
+            .iter()
+            .map(|o| usize::try_from(o.entry_limit()).unwrap_or(usize::MAX))
+            .max()
+            .unwrap_or(usize::MAX),
+        max_records: config
+            .outputs
+            .iter()
+            .map(|o| o.max_entry_records)
+            .max()
+            .unwrap_or(u64::MAX),
+    }
+}
+
 /// Every output with its streams and tag matcher.
 fn build_outputs(config: &Config, telemetry: &Telemetry) -> Result<Arc<[VivoOutput]>, StartError> {
     let outputs = config
@@ -387,6 +408,7 @@ async fn bind_inputs(
     config: &Config,
     pipeline: &PipelineHandle,
     telemetry: &Arc<Telemetry>,
+    limits: RenderLimits,
 ) -> Result<Vec<(String, ReadyInput)>, StartError> {
     let mut inputs = Vec::new();
     let (mut dummies, mut forwards, mut otlps, mut https) = (0, 0, 0, 0);
@@ -406,14 +428,19 @@ async fn bind_inputs(
             InputConfig::Forward(settings) => {
                 let instance = format!("forward.{forwards}");
                 forwards += 1;
-                let listener =
-                    ForwardListener::bind(&instance, settings, pipeline.clone(), telemetry.clone())
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            what: instance.clone(),
-                            addr: format!("{}:{}", settings.listen, settings.port),
-                            source,
-                        })?;
+                let listener = ForwardListener::bind(
+                    &instance,
+                    settings,
+                    pipeline.clone(),
+                    telemetry.clone(),
+                    limits.max_entry_bytes,
+                )
+                .await
+                .map_err(|source| StartError::Bind {
+                    what: instance.clone(),
+                    addr: format!("{}:{}", settings.listen, settings.port),
+                    source,
+                })?;
                 inputs.push((instance, ReadyInput::Forward(listener)));
             }
             InputConfig::OpenTelemetry(settings) => {

@@ -28,6 +28,18 @@ pub struct VivoOutputConfig {
     pub host: String,
     /// `port`: the TCP port the HTTP server listens on.
     pub port: u16,
+    /// `max_entry_size`: the most bytes of JSON one entry may render to; `None` (the default)
+    /// is `stream_queue_size`. A batch past it is refused while it renders.
+    pub max_entry_size: Option<u64>,
+    /// `max_entry_records`: the most records one batch (one entry) may hold.
+    pub max_entry_records: u64,
+}
+
+impl VivoOutputConfig {
+    /// The largest entry this output takes: `max_entry_size`, or the stream budget.
+    pub fn entry_limit(&self) -> u64 {
+        self.max_entry_size.unwrap_or(self.stream_queue_size)
+    }
 }
 
 impl VivoOutputConfig {
@@ -44,6 +56,8 @@ impl VivoOutputConfig {
             http_workers: 0,
             host: "0.0.0.0".to_string(),
             port: 2025,
+            max_entry_size: None,
+            max_entry_records: 1_000_000,
         }
     }
 }
@@ -83,6 +97,10 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             }
             "host" => output.host = property.parse(values::host)?,
             "port" => output.port = property.parse(values::unsigned)?,
+            "max_entry_size" => output.max_entry_size = Some(property.parse(values::size)?),
+            "max_entry_records" => {
+                output.max_entry_records = property.parse(values::unsigned_in(1, u64::MAX))?
+            }
             key => {
                 return Err(property.error(format!(
                     "unknown key '{key}' for output plugin 'vivo_exporter'"

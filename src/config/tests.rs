@@ -136,6 +136,8 @@ fn seed_full_expected(origin: &str) -> Config {
             http_workers: 0,
             host: "0.0.0.0".into(),
             port: 2025,
+            max_entry_size: None,
+            max_entry_records: 1_000_000,
         }],
         origin: origin.into(),
     }

@@ -9,7 +9,7 @@
 use super::msgpack::{next_head, Head};
 use super::number::{write_f64, write_i64, write_u64};
 use super::string::{write_hex_str, write_str};
-use super::{RenderError, RenderOptions, MAX_DEPTH};
+use super::{RenderError, RenderLimits, RenderOptions, MAX_DEPTH};
 
 /// Maps with up to this many entries are checked for duplicate keys pairwise; larger maps sort
 /// their entry indices by key text instead.
@@ -34,6 +34,7 @@ const PAIRWISE_MAX: usize = 16;
 #[derive(Debug)]
 pub struct Renderer {
     opts: RenderOptions,
+    limits: RenderLimits,
     /// The entries of every map currently open, innermost last.
     entries: Vec<Entry>,
     /// Scratch for sorting the entry indices of a large map.
@@ -60,8 +61,14 @@ pub(super) struct OpenMap {
 impl Renderer {
     /// A renderer with the given options and empty scratch.
     pub fn new(opts: RenderOptions) -> Self {
+        Self::with_limits(opts, RenderLimits::default())
+    }
+
+    /// A renderer whose batches are held to `limits`.
+    pub fn with_limits(opts: RenderOptions, limits: RenderLimits) -> Self {
         Self {
             opts,
+            limits,
             entries: Vec::new(),
             order: Vec::new(),
         }
@@ -70,6 +77,11 @@ impl Renderer {
     /// The options this renderer applies.
     pub fn options(&self) -> RenderOptions {
         self.opts
+    }
+
+    /// The caps a batch rendered with this renderer is held to.
+    pub fn limits(&self) -> RenderLimits {
+        self.limits
     }
 
     /// Renders exactly one msgpack object from the front of `input`, advancing past it.

@@ -43,6 +43,26 @@ impl Default for RenderOptions {
     }
 }
 
+/// Caps on what one batch may render to: a small message must not become gigabytes of JSON
+/// (each era-A line repeats the tag, so a few bytes of record can cost kilobytes of text).
+/// Checked while rendering, so a batch past a cap stops before the memory is spent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderLimits {
+    /// The most bytes of JSON one entry may have (`max_entry_size`).
+    pub max_entry_bytes: usize,
+    /// The most records one batch may hold (`max_entry_records`).
+    pub max_records: u64,
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        RenderLimits {
+            max_entry_bytes: 20_000_000,
+            max_records: 1_000_000,
+        }
+    }
+}
+
 /// Why msgpack input could not be rendered. The input is rejected as a whole; nothing is guessed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {

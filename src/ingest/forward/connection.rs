@@ -33,6 +33,9 @@ pub struct ConnectionContext {
     pub chunk_size: usize,
     /// `buffer_max_size`: the largest frame accepted.
     pub max_frame: usize,
+    /// The most a compressed payload may inflate to: the largest entry an output takes (a
+    /// payload larger than that could not render within it anyway).
+    pub max_decompressed: usize,
     /// `shared_key` and friends, when the secure-forward handshake is required.
     pub handshake: Option<HandshakeConfig>,
 }
@@ -154,8 +157,7 @@ async fn read_loop<R: AsyncRead>(
 
 /// Parses one frame and applies the input's tag settings; a refusal to report otherwise.
 fn parse(frame: &Bytes, ctx: &ConnectionContext) -> Result<message::ForwardMessage, Pending> {
-    let max_decompressed = ctx.max_frame.saturating_mul(16).max(64 << 20);
-    let mut message = message::parse(frame.clone(), max_decompressed).map_err(|err| {
+    let mut message = message::parse(frame.clone(), ctx.max_decompressed).map_err(|err| {
         // The frame was well delimited, so the stream is still in sync: drop only it, unless
         // its sender waits for an ack, which must not hang until its timeout.
         Pending::Refused {

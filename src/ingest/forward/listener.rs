@@ -41,6 +41,7 @@ impl ForwardListener {
         settings: &ForwardInput,
         pipeline: PipelineHandle,
         telemetry: Arc<Telemetry>,
+        max_decompressed: usize,
     ) -> std::io::Result<ForwardListener> {
         let tcp = TcpListener::bind((settings.listen.as_str(), settings.port)).await?;
         #[cfg(unix)]
@@ -60,6 +61,7 @@ impl ForwardListener {
             tag_prefix: settings.tag_prefix.clone(),
             chunk_size: settings.buffer_chunk_size,
             max_frame: settings.buffer_max_size,
+            max_decompressed,
             handshake: handshake.map(|shared_key| HandshakeConfig {
                 shared_key,
                 self_hostname: settings.self_hostname.clone(),

@@ -88,6 +88,18 @@ pub enum MessageError {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// The message renders to more JSON than one entry may hold (`max_entry_size`).
+    #[error("the message renders to more than {limit} bytes of JSON (max_entry_size)")]
+    EntryTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The message holds more records than one entry may (`max_entry_records`).
+    #[error("the message holds more than {limit} records (max_entry_records)")]
+    TooManyRecords {
+        /// The cap.
+        limit: u64,
+    },
 }
 
 impl MessageError {
@@ -100,6 +112,8 @@ impl MessageError {
             MessageError::UnknownSignal(_) => "unknown_signal",
             MessageError::Decompress { .. } => "decompress",
             MessageError::DecompressedTooLarge { .. } => "decompressed_too_large",
+            MessageError::EntryTooLarge { .. } => "entry_too_large",
+            MessageError::TooManyRecords { .. } => "too_many_records",
         }
     }
 }
@@ -542,7 +556,7 @@ impl ForwardMessage {
             Body::Entries { runs } => {
                 for run in runs {
                     match self.signal {
-                        Signal::Logs => self.log_entries(r, out, run, &mut count),
+                        Signal::Logs => self.log_entries(r, out, run, &mut count)?,
                         Signal::Metrics | Signal::Traces => {
                             let mut rest: &[u8] = run;
                             while !rest.is_empty() {
@@ -562,7 +576,7 @@ impl ForwardMessage {
                     codec => Cow::Owned(inflate(*codec, payload, self.max_decompressed)?),
                 };
                 match self.signal {
-                    Signal::Logs => self.log_entries(r, out, &data, &mut count),
+                    Signal::Logs => self.log_entries(r, out, &data, &mut count)?,
                     Signal::Metrics | Signal::Traces => {
                         if !data.is_empty() {
                             count.lines = r.write_contexts(out, &data)?;
@@ -577,18 +591,25 @@ impl ForwardMessage {
 
     /// Renders concatenated log entries, dropping each malformed one. Only when an entry
     /// cannot even be delimited (truncated or invalid msgpack inside a packed payload) is the
-    /// rest of the payload lost, counted as one dropped entry.
+    /// rest of the payload lost, counted as one dropped entry. Stops with an error as soon as
+    /// the entry passes the renderer's limits.
     fn log_entries(
         &self,
         r: &mut Renderer,
         out: &mut Vec<u8>,
         entries: &[u8],
         count: &mut RenderedCount,
-    ) {
+    ) -> Result<(), MessageError> {
+        let limits = r.limits();
         let mut rest = entries;
         while !rest.is_empty() {
             let entry = rest;
             count.entries += 1;
+            if count.entries > limits.max_records {
+                return Err(MessageError::TooManyRecords {
+                    limit: limits.max_records,
+                });
+            }
             match r.write_event(out, &self.tag, &mut rest) {
                 Ok(true) => count.lines += 1,
                 Ok(false) => count.group_markers += 1,
@@ -596,11 +617,17 @@ impl ForwardMessage {
                     count.drop_entry(why);
                     rest = entry;
                     if skip(&mut rest).is_err() {
-                        return;
+                        return Ok(());
                     }
                 }
             }
+            if out.len() > limits.max_entry_bytes {
+                return Err(MessageError::EntryTooLarge {
+                    limit: limits.max_entry_bytes,
+                });
+            }
         }
+        Ok(())
     }
 }
 

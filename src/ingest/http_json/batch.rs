@@ -166,6 +166,16 @@ impl Batch for HttpJsonBatch {
                 detail: e.to_string(),
             })?;
         let records = self.records(&mut text)?;
+        let limits = renderer.limits();
+        if records.len() as u64 > limits.max_records {
+            return Err(Rejection {
+                reason: "too_many_records",
+                detail: format!(
+                    "the body holds more than {} records (max_entry_records)",
+                    limits.max_records
+                ),
+            });
+        }
         let mut json = JsonOut {
             out,
             escape_unicode: renderer.options().escape_unicode,
@@ -192,6 +202,15 @@ impl Batch for HttpJsonBatch {
                 json.raw(b"}],");
                 json.json_value(record);
                 json.raw(b"]\n");
+                if json.out.len() > limits.max_entry_bytes {
+                    return Err(Rejection {
+                        reason: "entry_too_large",
+                        detail: format!(
+                            "the body renders to more than {} bytes of JSON (max_entry_size)",
+                            limits.max_entry_bytes
+                        ),
+                    });
+                }
             }
             if !whole {
                 parts.push((json.out.len(), tag.to_string()));

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::decode::{decode_body, inflate, Compression, DecodeError, Format};
 use super::json::JsonOut;
-use super::logs::{render_logs, LogShape};
+use super::logs::{render_logs, LogShape, OverLimit};
 use super::metrics::render_metrics;
 use super::traces::render_traces;
 use crate::pipeline::{Batch, Rejection};
@@ -103,6 +103,21 @@ impl OtlpBatch {
     }
 }
 
+fn over_limit(over: OverLimit) -> Rejection {
+    match over {
+        OverLimit::Bytes(limit) => Rejection {
+            reason: "entry_too_large",
+            detail: format!(
+                "the request renders to more than {limit} bytes of JSON (max_entry_size)"
+            ),
+        },
+        OverLimit::Records(limit) => Rejection {
+            reason: "too_many_records",
+            detail: format!("the request holds more than {limit} records (max_entry_records)"),
+        },
+    }
+}
+
 fn rejection(error: DecodeError) -> Rejection {
     Rejection {
         reason: error.reason(),
@@ -142,10 +157,12 @@ impl Batch for OtlpBatch {
                     body_key: self.shape.logs_body_key.as_deref(),
                     escape_unicode,
                     now_ns: now_ns(),
+                    limits: renderer.limits(),
                 };
                 self.with_request(logs_of, "ExportLogsServiceRequest", |request| {
-                    render_logs(request, shape, out)
+                    render_logs(request, shape, out).map_err(over_limit)
                 })?
+                .transpose()?
             }
             Signal::Metrics => {
                 self.with_request(metrics_of, "ExportMetricsServiceRequest", |request| {

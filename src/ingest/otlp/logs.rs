@@ -33,14 +33,26 @@ pub struct LogShape<'a> {
     pub escape_unicode: bool,
     /// Nanoseconds since the epoch at arrival, for records with no time at all.
     pub now_ns: u64,
+    /// The most JSON the request may render to, and the most records it may hold.
+    pub limits: crate::render::RenderLimits,
 }
 
-/// Appends one line per log record of `request`; returns how many.
+/// A request that renders past its [`LogShape::limits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverLimit {
+    /// More bytes of JSON than `max_entry_bytes`.
+    Bytes(usize),
+    /// More records than `max_records`.
+    Records(u64),
+}
+
+/// Appends one line per log record of `request`; returns how many, or stops as soon as the
+/// request passes its limits.
 pub fn render_logs(
     request: &ExportLogsServiceRequest,
     shape: LogShape<'_>,
     out: &mut Vec<u8>,
-) -> u64 {
+) -> Result<u64, OverLimit> {
     let mut lines = 0;
     let mut json = JsonOut {
         out,
@@ -49,12 +61,18 @@ pub fn render_logs(
     for resource in &request.resource_logs {
         for scope in &resource.scope_logs {
             for record in &scope.log_records {
-                write_line(&mut json, record, &shape);
                 lines += 1;
+                if lines > shape.limits.max_records {
+                    return Err(OverLimit::Records(shape.limits.max_records));
+                }
+                write_line(&mut json, record, &shape);
+                if json.out.len() > shape.limits.max_entry_bytes {
+                    return Err(OverLimit::Bytes(shape.limits.max_entry_bytes));
+                }
             }
         }
     }
-    lines
+    Ok(lines)
 }
 
 fn write_line(json: &mut JsonOut<'_>, record: &LogRecord, shape: &LogShape<'_>) {
@@ -229,12 +247,35 @@ mod tests {
             body_key: None,
             escape_unicode: true,
             now_ns: 1_800_000_000_000_000_000,
+            limits: crate::render::RenderLimits::default(),
         }
+    }
+
+    #[test]
+    fn a_request_past_its_limits_stops_there() {
+        let request = spec_request();
+        let mut out = Vec::new();
+        let tight = |max_entry_bytes, max_records| LogShape {
+            limits: crate::render::RenderLimits {
+                max_entry_bytes,
+                max_records,
+            },
+            ..shape()
+        };
+        assert_eq!(
+            render_logs(&request, tight(100, 10), &mut out),
+            Err(OverLimit::Bytes(100))
+        );
+        out.clear();
+        assert_eq!(
+            render_logs(&request, tight(1 << 20, 1), &mut out),
+            Err(OverLimit::Records(1))
+        );
     }
 
     fn render(request: &ExportLogsServiceRequest, shape: LogShape<'_>) -> String {
         let mut out = Vec::new();
-        let lines = render_logs(request, shape, &mut out);
+        let lines = render_logs(request, shape, &mut out).expect("within the limits");
         let text = String::from_utf8(out).expect("UTF-8");
         assert_eq!(lines as usize, text.lines().count());
         text
