@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod log_limit;
 pub mod logging;
 pub mod output;
 pub mod pipeline;

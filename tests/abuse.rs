@@ -102,9 +102,134 @@ fn a_6_mb_message_that_would_render_to_6_gb_is_refused_within_100_mb() {
     assert_eq!(lines.len(), 2, "only the good messages: {lines:?}");
     let metrics = get(running.http, "/internal/metrics").text();
     assert!(
-        metrics.contains("vivo_input_rejected_total{input=\"forward.0\",reason=\"entry_too_large\"} 2"),
+        metrics.contains(
+            "vivo_input_rejected_total{input=\"forward.0\",reason=\"entry_too_large\"} 2"
+        ),
         "{metrics}"
     );
+    let peak = peak_rss_mb(&running);
+    assert!(peak < 100.0, "peak RSS {peak:.0} MB");
+}
+
+/// Whether the server closed `stream` (reads 0 or resets) within `wait`.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => matches!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed_on_time() {
+    let (running, fwd) = start("", "    idle_timeout 1\n    frame_timeout 1");
+    let mut idle = connect(fwd);
+    let mut trickle = connect(fwd);
+    // The first bytes of a frame, then nothing.
+    trickle.write_all(&good(3)[..5]).expect("send");
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)),
+        "idle closed"
+    );
+    assert!(
+        closed_within(&mut trickle, Duration::from_secs(5)),
+        "half frame closed"
+    );
+    // A connection that keeps sending whole frames stays.
+    let mut busy = connect(fwd);
+    for n in 0..4 {
+        busy.write_all(&good(n)).expect("send");
+        assert_eq!(read_reply(&mut busy), ack(&format!("good-{n}")));
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let metrics = get(running.http, "/internal/metrics").text();
+    for reason in ["idle_timeout", "frame_timeout"] {
+        assert!(
+            metrics.contains(&format!("reason=\"{reason}\"}} 1")),
+            "{reason} counted once:\n{metrics}"
+        );
+    }
+}
+
+#[test]
+fn a_flood_past_max_connections_is_refused_while_the_read_api_serves() {
+    let (running, fwd) = start("", "    max_connections 20");
+    let held: Vec<TcpStream> = (0..20).map(|_| connect(fwd)).collect();
+    // Let the server take all twenty before the flood.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut flood: Vec<TcpStream> = (0..200).map(|_| connect(fwd)).collect();
+    for stream in flood.iter_mut().take(10) {
+        assert!(
+            closed_within(stream, Duration::from_secs(5)),
+            "closed past the limit"
+        );
+    }
+    assert_eq!(
+        get(running.http, "/").status,
+        200,
+        "the read API serves meanwhile"
+    );
+    drop(flood);
+    drop(held);
+    // Once they are gone, producers are served again.
+    common::wait_for(Duration::from_secs(10), || {
+        let mut stream = connect(fwd);
+        stream.write_all(&good(9)).ok()?;
+        (read_reply_opt(&mut stream)? == ack("good-9")).then_some(())
+    });
+    let metrics = get(running.http, "/internal/metrics").text();
+    assert!(metrics.contains("reason=\"connection_limit\""), "{metrics}");
+}
+
+/// One reply, or `None` if the connection closes first.
+fn read_reply_opt(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    loop {
+        if let Some(len) = common::forward::object_len(&buf) {
+            return Some(buf[..len].to_vec());
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[test]
+fn slow_senders_holding_large_frames_share_mem_buf_limit() {
+    let (running, fwd) = start("", "    buffer_max_size 8M\n    mem_buf_limit 4M");
+    // Each declares a 6 MB frame and sends 1 MB of it: past the 4 MB budget, connections go.
+    let header = {
+        let mut h = vec![0x93, 0xa3, b'a', b'p', b'p', 0xc6];
+        h.extend_from_slice(&(6_000_000u32).to_be_bytes());
+        h
+    };
+    let mut senders: Vec<TcpStream> = Vec::new();
+    for _ in 0..12 {
+        let mut stream = connect(fwd);
+        stream.write_all(&header).expect("send");
+        let _ = stream.write_all(&vec![0u8; 1_000_000]);
+        senders.push(stream);
+    }
+    let mut closed = 0;
+    for stream in senders.iter_mut() {
+        if closed_within(stream, Duration::from_millis(1500)) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 8,
+        "{closed} of 12 closed: only about four 1 MB frames fit in 4 MB"
+    );
+    let metrics = get(running.http, "/internal/metrics").text();
+    assert!(metrics.contains("reason=\"memory_budget\""), "{metrics}");
+    drop(senders);
+    let mut stream = connect(fwd);
+    stream.write_all(&good(5)).expect("send");
+    assert_eq!(read_reply(&mut stream), ack("good-5"));
     let peak = peak_rss_mb(&running);
     assert!(peak < 100.0, "peak RSS {peak:.0} MB");
 }

@@ -102,6 +102,15 @@ pub struct ForwardInput {
     pub self_hostname: String,
     /// `security.users`: (user, password) pairs required by the secure handshake.
     pub security_users: Vec<(String, String)>,
+    /// `max_connections`: connections served at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// `mem_buf_limit`: bytes of partially received frames held across all connections;
+    /// a connection whose frame would pass it is closed.
+    pub mem_buf_limit: usize,
+    /// `idle_timeout`: a connection that sends nothing for this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// `frame_timeout`: a frame that has begun must be complete within this long.
+    pub frame_timeout: std::time::Duration,
 }
 
 impl Default for ForwardInput {
@@ -119,6 +128,10 @@ impl Default for ForwardInput {
             empty_shared_key: false,
             self_hostname: "localhost".to_string(),
             security_users: Vec::new(),
+            max_connections: 4096,
+            mem_buf_limit: 256_000_000,
+            idle_timeout: std::time::Duration::from_secs(300),
+            frame_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -237,6 +250,11 @@ fn forward(section: &Section) -> Result<ForwardInput, ConfigError> {
     let mut input = ForwardInput::default();
     let mut last_size_key = None;
     for property in &section.properties {
+        // Fluent Bit's memory limit of an input: here, what its partial frames may hold.
+        if property.key == "mem_buf_limit" {
+            input.mem_buf_limit = super::opentelemetry::body_size(property)?;
+            continue;
+        }
         if common_key(property)? {
             continue;
         }
@@ -265,6 +283,11 @@ fn forward(section: &Section) -> Result<ForwardInput, ConfigError> {
             "empty_shared_key" => input.empty_shared_key = property.parse(values::boolean)?,
             "self_hostname" => input.self_hostname = property.parse(values::text)?,
             "security.users" => input.security_users.push(property.parse(user)?),
+            "max_connections" => {
+                input.max_connections = property.parse(values::unsigned_in(1, 1_000_000))?
+            }
+            "idle_timeout" => input.idle_timeout = property.parse(values::seconds)?,
+            "frame_timeout" => input.frame_timeout = property.parse(values::seconds)?,
             _ => return Err(unknown_key(property, "forward")),
         }
     }

@@ -114,6 +114,10 @@ fn forward_defaults() -> ForwardInput {
         empty_shared_key: false,
         self_hostname: "localhost".into(),
         security_users: Vec::new(),
+        max_connections: 4096,
+        mem_buf_limit: 256_000_000,
+        idle_timeout: Duration::from_secs(300),
+        frame_timeout: Duration::from_secs(30),
     }
 }
 
@@ -265,6 +269,7 @@ fn forward_keys() {
          \x20   tag_prefix p.\n    buffer_chunk_size 512K\n    buffer_max_size 1M\n\
          \x20   shared_key secret\n    empty_shared_key off\n    self_hostname me\n\
          \x20   security.users alice pw1\n    security.users bob  pw2\n\
+         \x20   max_connections 10\n    mem_buf_limit 2M\n    idle_timeout 7\n    frame_timeout 1.5\n\
          [INPUT]\n    name forward\n    unix_path /run/fwd.sock\n    unix_perm 0600\n\
          [OUTPUT]\n    name vivo_exporter\n",
     )
@@ -284,6 +289,10 @@ fn forward_keys() {
             empty_shared_key: false,
             self_hostname: "me".into(),
             security_users: vec![("alice".into(), "pw1".into()), ("bob".into(), "pw2".into())],
+            max_connections: 10,
+            mem_buf_limit: 2_000_000,
+            idle_timeout: Duration::from_secs(7),
+            frame_timeout: Duration::from_millis(1500),
         }
     );
     let unix = forward(&config, 1);

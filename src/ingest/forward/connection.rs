@@ -7,15 +7,19 @@
 //! notices at once instead of timing out.
 
 use super::batch::ForwardBatch;
+use super::budget::{FrameBudget, Held};
 use super::frame::{FrameError, Framer};
 use super::handshake::{Handshake, HandshakeConfig};
 use super::message;
+use crate::log_limit::LogLimit;
 use crate::pipeline::{Outcome, PipelineHandle, Rejection};
 use crate::telemetry::Telemetry;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// What every connection of one forward input shares.
 pub struct ConnectionContext {
@@ -38,6 +42,14 @@ pub struct ConnectionContext {
     pub max_decompressed: usize,
     /// `shared_key` and friends, when the secure-forward handshake is required.
     pub handshake: Option<HandshakeConfig>,
+    /// What partial frames may hold across the input's connections (`mem_buf_limit`).
+    pub budget: Arc<FrameBudget>,
+    /// `idle_timeout`: how long a connection may send nothing between frames.
+    pub idle_timeout: Duration,
+    /// `frame_timeout`: how long a frame may take to arrive once it has begun.
+    pub frame_timeout: Duration,
+    /// Keeps repeated connection problems to a few log lines.
+    pub log_limit: LogLimit,
 }
 
 /// The most a read buffer grows by at once; frames larger than this still arrive whole, as the
@@ -61,8 +73,15 @@ where
     let mut buf = BytesMut::with_capacity(ctx.chunk_size);
     let mut framer = Framer::new(ctx.max_frame);
     if let Some(config) = &ctx.handshake {
-        if let Err(closed) =
-            handshake(config, &mut reader, &mut writer, &mut buf, &mut framer).await
+        if let Err(closed) = handshake(
+            &ctx,
+            config,
+            &mut reader,
+            &mut writer,
+            &mut buf,
+            &mut framer,
+        )
+        .await
         {
             report(&ctx, &peer, &closed);
             return;
@@ -100,7 +119,8 @@ async fn read_loop<R: AsyncRead>(
     // Messages that a miscounted array swallowed are handled right after the message that
     // holds them, in the order they appear (a stack, so nested ones come before later ones).
     let mut frames: Vec<Bytes> = Vec::new();
-    while let Some(frame) = next_frame(reader, buf, framer, ctx.chunk_size).await? {
+    let mut reading = FrameReader::new(ctx, ctx.chunk_size);
+    while let Some(frame) = next_frame(reader, buf, framer, &mut reading).await? {
         frames.push(frame);
         while let Some(frame) = frames.pop() {
             let mut message = match parse(&frame, ctx) {
@@ -254,15 +274,53 @@ async fn acknowledge<W: AsyncWrite>(
 }
 
 /// Reads until `buf` starts with a whole frame and returns it; `None` at a clean end of stream.
+/// How one connection reads frames: its buffer limits and timeouts.
+struct FrameReader<'a> {
+    ctx: &'a ConnectionContext,
+    chunk_size: usize,
+    held: Held,
+    /// When the frame being received began (its first byte), if one has.
+    frame_started: Option<Instant>,
+}
+
+impl<'a> FrameReader<'a> {
+    fn new(ctx: &'a ConnectionContext, chunk_size: usize) -> Self {
+        FrameReader {
+            ctx,
+            chunk_size,
+            held: Held::new(ctx.budget.clone()),
+            frame_started: None,
+        }
+    }
+
+    /// How long the next read may wait: `idle_timeout` between frames, what is left of
+    /// `frame_timeout` within one.
+    fn deadline(&mut self, buffered: usize) -> Instant {
+        let now = Instant::now();
+        if buffered == 0 {
+            self.frame_started = None;
+            return now + self.ctx.idle_timeout;
+        }
+        *self.frame_started.get_or_insert(now) + self.ctx.frame_timeout
+    }
+}
+
 async fn next_frame<R: AsyncRead>(
     reader: &mut ReadHalf<R>,
     buf: &mut BytesMut,
     framer: &mut Framer,
-    chunk_size: usize,
+    frames: &mut FrameReader<'_>,
 ) -> Result<Option<Bytes>, Closed> {
+    let chunk_size = frames.chunk_size;
     loop {
         match framer.next_frame_len(buf) {
-            Ok(Some(len)) => return Ok(Some(buf.split_to(len).freeze())),
+            Ok(Some(len)) => {
+                let frame = buf.split_to(len).freeze();
+                frames.frame_started = None;
+                // What is left is the start of the next frame, if anything.
+                let _ = frames.held.hold(buf.len());
+                return Ok(Some(frame));
+            }
             Ok(None) => {}
             Err(err @ FrameError::TooLarge { .. }) => {
                 return Err(Closed {
@@ -280,8 +338,34 @@ async fn next_frame<R: AsyncRead>(
         // Grow in modest steps: a fresh multi-megabyte reservation per read (while earlier
         // frames still pin the old buffer) costs page faults on every read.
         let missing = framer.known_frame_len().saturating_sub(buf.len());
-        buf.reserve(missing.max(chunk_size.clamp(4096, READ_STEP)));
-        match reader.read_buf(buf).await {
+        let step = missing.max(chunk_size.clamp(4096, READ_STEP));
+        frames.held.hold(buf.len() + step).map_err(|over| Closed {
+            reason: "memory_budget",
+            detail: format!(
+                "closed: the input's partial frames would hold more than mem_buf_limit ({} bytes)",
+                over.limit
+            ),
+        })?;
+        buf.reserve(step);
+        let deadline = frames.deadline(buf.len());
+        let read = tokio::time::timeout_at(deadline, reader.read_buf(buf)).await;
+        let Ok(read) = read else {
+            return Err(match buf.is_empty() {
+                true => Closed {
+                    reason: "idle_timeout",
+                    detail: format!("closed after {:?} without a byte", frames.ctx.idle_timeout),
+                },
+                false => Closed {
+                    reason: "frame_timeout",
+                    detail: format!(
+                        "closed: a frame took longer than {:?} ({} bytes so far)",
+                        frames.ctx.frame_timeout,
+                        buf.len()
+                    ),
+                },
+            });
+        };
+        match read {
             Ok(0) if buf.is_empty() => return Ok(None),
             Ok(0) => {
                 return Err(Closed {
@@ -302,6 +386,7 @@ async fn next_frame<R: AsyncRead>(
 
 /// The secure-forward handshake: HELO out, PING in, PONG out.
 async fn handshake<S: AsyncRead + AsyncWrite>(
+    ctx: &ConnectionContext,
     config: &HandshakeConfig,
     reader: &mut ReadHalf<S>,
     writer: &mut WriteHalf<S>,
@@ -317,7 +402,8 @@ async fn handshake<S: AsyncRead + AsyncWrite>(
         .write_all(&handshake.helo())
         .await
         .map_err(io_error)?;
-    let Some(ping) = next_frame(reader, buf, framer, 4096).await? else {
+    let Some(ping) = next_frame(reader, buf, framer, &mut FrameReader::new(ctx, 4096)).await?
+    else {
         return Err(Closed {
             reason: "handshake",
             detail: "peer closed before sending PING".into(),
@@ -347,7 +433,10 @@ fn report_refusal(ctx: &ConnectionContext, peer: &str, why: &Rejection) {
 }
 
 /// One log line and one counter per problem, naming the peer.
+/// Every problem is counted; its log line is rate-limited per kind (reason).
 fn report(ctx: &ConnectionContext, peer: &str, closed: &Closed) {
     ctx.telemetry.rejected(&ctx.instance, closed.reason);
-    log::warn!("[input:forward:{}] {peer}: {}", ctx.instance, closed.detail);
+    ctx.log_limit.log(log::Level::Warn, closed.reason, || {
+        format!("[input:forward:{}] {peer}: {}", ctx.instance, closed.detail)
+    });
 }

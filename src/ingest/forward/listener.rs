@@ -1,9 +1,11 @@
 //! The Forward input's listeners: TCP (`listen`:`port`) and optionally a Unix socket
 //! (`unix_path`), each connection served on its own task.
 
+use super::budget::FrameBudget;
 use super::connection::{serve, ConnectionContext};
 use super::handshake::HandshakeConfig;
 use crate::config::ForwardInput;
+use crate::log_limit::LogLimit;
 use crate::pipeline::PipelineHandle;
 use crate::telemetry::Telemetry;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use tokio::task::JoinSet;
 pub struct ForwardListener {
     ctx: Arc<ConnectionContext>,
     tcp: TcpListener,
+    max_connections: usize,
     #[cfg(unix)]
     unix: Option<UnixSocket>,
 }
@@ -62,6 +65,10 @@ impl ForwardListener {
             chunk_size: settings.buffer_chunk_size,
             max_frame: settings.buffer_max_size,
             max_decompressed,
+            budget: FrameBudget::new(settings.mem_buf_limit),
+            idle_timeout: settings.idle_timeout,
+            frame_timeout: settings.frame_timeout,
+            log_limit: LogLimit::default(),
             handshake: handshake.map(|shared_key| HandshakeConfig {
                 shared_key,
                 self_hostname: settings.self_hostname.clone(),
@@ -71,6 +78,7 @@ impl ForwardListener {
         Ok(ForwardListener {
             ctx: Arc::new(ctx),
             tcp,
+            max_connections: settings.max_connections,
             #[cfg(unix)]
             unix,
         })
@@ -99,6 +107,7 @@ impl ForwardListener {
             tcp,
             #[cfg(unix)]
             unix,
+            max_connections,
         } = self;
         let mut connections = JoinSet::new();
         loop {
@@ -113,6 +122,9 @@ impl ForwardListener {
             let accept_unix = std::future::pending::<std::io::Result<()>>();
             tokio::select! {
                 accepted = tcp.accept() => match accepted {
+                    Ok((stream, peer)) if connections.len() >= max_connections => {
+                        refuse_connection(&ctx, stream, &peer.to_string(), max_connections);
+                    }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         connections.spawn(serve(stream, peer.to_string(), ctx.clone()));
@@ -120,6 +132,10 @@ impl ForwardListener {
                     Err(err) => accept_failed(&ctx, err).await,
                 },
                 accepted = accept_unix => match accepted {
+                    #[cfg(unix)]
+                    Ok(stream) if connections.len() >= max_connections => {
+                        refuse_connection(&ctx, stream, "unix socket", max_connections);
+                    }
                     #[cfg(unix)]
                     Ok(stream) => {
                         connections.spawn(serve(stream, "unix socket".to_string(), ctx.clone()));
@@ -134,10 +150,27 @@ impl ForwardListener {
     }
 }
 
-/// Out of file descriptors and the like: log, and wait a little instead of spinning.
+/// Out of file descriptors and the like: count, log (rate-limited), and wait a little instead
+/// of spinning.
 async fn accept_failed(ctx: &ConnectionContext, err: std::io::Error) {
-    log::error!("[input:forward:{}] accept failed: {err}", ctx.instance);
+    ctx.telemetry.rejected(&ctx.instance, "accept");
+    ctx.log_limit.log(log::Level::Error, "accept", || {
+        format!("[input:forward:{}] accept failed: {err}", ctx.instance)
+    });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+}
+
+/// Past `max_connections`: the new connection is closed at once, counted and logged
+/// (rate-limited), so a flood on this port cannot take the descriptors other listeners need.
+fn refuse_connection<S>(ctx: &ConnectionContext, stream: S, peer: &str, max: usize) {
+    drop(stream);
+    ctx.telemetry.rejected(&ctx.instance, "connection_limit");
+    ctx.log_limit.log(log::Level::Warn, "connection_limit", || {
+        format!(
+            "[input:forward:{}] {peer}: closed, {max} connections already open (max_connections)",
+            ctx.instance
+        )
+    });
 }
 
 #[cfg(unix)]
