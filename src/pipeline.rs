@@ -119,6 +119,7 @@ pub struct PipelineSettings {
 
 struct Job {
     seq: u64,
+    submitted: std::time::Instant,
     input: Arc<str>,
     batch: Box<dyn Batch>,
     done: Option<oneshot::Sender<Outcome>>,
@@ -127,6 +128,7 @@ struct Job {
 
 struct Rendered {
     seq: u64,
+    submitted: std::time::Instant,
     input: Arc<str>,
     signal: Signal,
     result: Result<RenderedText, Rejection>,
@@ -213,15 +215,44 @@ impl PipelineHandle {
         batch: Box<dyn Batch>,
         size: usize,
     ) -> oneshot::Receiver<Outcome> {
-        let (done_tx, done_rx) = oneshot::channel();
         let weight = size.clamp(1, self.inflight_limit) as u32;
-        let Ok(permit) = self.inflight.clone().acquire_many_owned(weight).await else {
+        let permit = self.inflight.clone().acquire_many_owned(weight).await.ok();
+        self.queue(input, batch, permit)
+    }
+
+    /// [`PipelineHandle::submit`] for inputs that can tell their clients to come back later
+    /// (HTTP): waits at most `wait` for room; `None` when the workers are that far behind.
+    pub async fn submit_within(
+        &self,
+        input: Arc<str>,
+        batch: Box<dyn Batch>,
+        size: usize,
+        wait: std::time::Duration,
+    ) -> Option<oneshot::Receiver<Outcome>> {
+        let weight = size.clamp(1, self.inflight_limit) as u32;
+        let permit = tokio::time::timeout(wait, self.inflight.clone().acquire_many_owned(weight))
+            .await
+            .ok()?
+            .ok();
+        Some(self.queue(input, batch, permit))
+    }
+
+    /// Hands a batch holding `permit` to the pool (or refuses it: no permit means stopping).
+    fn queue(
+        &self,
+        input: Arc<str>,
+        batch: Box<dyn Batch>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> oneshot::Receiver<Outcome> {
+        let (done_tx, done_rx) = oneshot::channel();
+        let Some(permit) = permit else {
             let _ = done_tx.send(Outcome::Rejected(Rejection::stopping()));
             return done_rx;
         };
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let job = Job {
             seq,
+            submitted: std::time::Instant::now(),
             input,
             batch,
             done: Some(done_tx),
@@ -304,6 +335,7 @@ impl RenderPool {
         };
         let message = Rendered {
             seq: job.seq,
+            submitted: job.submitted,
             input: job.input,
             signal: job.batch.signal(),
             result,
@@ -399,6 +431,7 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
         let outcome = match item.result {
             Ok(RenderedText { records, .. }) => {
                 telemetry.accepted(&item.input, records);
+                telemetry.published_after(item.submitted.elapsed());
                 Outcome::Accepted { records }
             }
             Err(reason) => {

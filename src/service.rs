@@ -233,15 +233,23 @@ impl Service {
     /// Runs until SIGINT or SIGTERM, then stops gracefully.
     pub fn run_until_signal(mut self) {
         let signals = self.signals.take();
-        let signalled = self.runtime.block_on(async {
+        let (signalled, signals) = self.runtime.block_on(async {
             match signals {
-                Some(signals) => Ok(signals.wait().await),
-                None => tokio::signal::ctrl_c().await.map(|_| "SIGINT"),
+                Some(mut signals) => (Ok(signals.wait().await), Some(signals)),
+                None => (tokio::signal::ctrl_c().await.map(|_| "SIGINT"), None),
             }
         });
         match signalled {
             Ok(name) => log::info!("[engine] caught signal ({name}), shutting down"),
             Err(err) => log::error!("[engine] cannot wait for signals ({err}), shutting down"),
+        }
+        // A second signal during the stop ends the process at once.
+        if let Some(mut signals) = signals {
+            self.runtime.spawn(async move {
+                let name = signals.wait().await;
+                log::warn!("[engine] caught a second signal ({name}), exiting at once");
+                std::process::exit(1);
+            });
         }
         self.stop();
     }
@@ -302,8 +310,8 @@ impl StopSignals {
         }
     }
 
-    /// Waits for the first signal; returns its name.
-    async fn wait(mut self) -> &'static str {
+    /// Waits for the next signal; returns its name.
+    async fn wait(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {
@@ -313,7 +321,7 @@ impl StopSignals {
         }
         #[cfg(not(unix))]
         {
-            let _ = &mut self;
+            let _ = self;
             "SIGINT"
         }
     }
@@ -385,7 +393,7 @@ fn bind_read_apis(
                 0 => default_http_workers(),
                 n => n,
             };
-            let settings = http_settings(&o.instance, workers, config);
+            let settings = http_settings(&o.instance, workers, config, telemetry);
             api::bind(
                 outputs.clone(),
                 index,
@@ -451,7 +459,7 @@ async fn bind_inputs(
                     settings,
                     pipeline.clone(),
                     telemetry.clone(),
-                    http_settings(&instance, default_http_workers(), config),
+                    http_settings(&instance, default_http_workers(), config, telemetry),
                 )
                 .await
                 .map_err(|source| StartError::Bind {
@@ -472,7 +480,7 @@ async fn bind_inputs(
                 });
                 let server = http_json::bind(
                     state,
-                    http_settings(&instance, default_http_workers(), config),
+                    http_settings(&instance, default_http_workers(), config, telemetry),
                 )
                 .map_err(|source| StartError::Bind {
                     what: instance.clone(),
@@ -488,9 +496,15 @@ async fn bind_inputs(
 
 /// The settings of an HTTP listener named `name`: a stop waits for requests in flight at most
 /// the service's `grace`.
-fn http_settings(name: &str, workers: usize, config: &Config) -> HttpSettings {
+fn http_settings(
+    name: &str,
+    workers: usize,
+    config: &Config,
+    telemetry: &Telemetry,
+) -> HttpSettings {
     HttpSettings {
         shutdown_timeout: config.service.grace,
+        open_connections: Some(telemetry.open_connections(name)),
         ..HttpSettings::new(name, workers)
     }
 }

@@ -121,10 +121,31 @@ pub fn internal_metrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<Api
     }
 }
 
+/// `/api/v1/health`: the service is up and every listener is bound (the read API is only
+/// started once they are), so liveness and readiness are the same answer.
+pub fn health(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let mut response = HttpResponse::with_body(
+                StatusCode::OK,
+                ApiBody::text("{\"status\":\"ok\",\"ready\":true}\n"),
+            );
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, JSON);
+            headers.insert(header::CACHE_CONTROL, NO_STORE);
+            state.add_cors(headers, false);
+            response
+        }
+        Method::OPTIONS => preflight(state),
+        _ => method_not_allowed(state, req),
+    }
+}
+
 /// Any other path: 404 with a JSON body naming the endpoints.
 pub fn not_found(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     let message = format!(
-        "no endpoint at {}; the endpoints are /logs, /metrics, /traces, / and /internal/metrics",
+        "no endpoint at {}; the endpoints are /logs, /metrics, /traces, /, /internal/metrics, \
+         /api/v1/health and /api/v1/metrics/prometheus",
         req.path()
     );
     error(state, StatusCode::NOT_FOUND, "not_found", &message)

@@ -31,13 +31,31 @@ pub struct ApiState {
     telemetry: Arc<Telemetry>,
     /// `http_cors_allow_origin`, checked once at start to be a valid header value.
     cors_origin: Option<HeaderValue>,
+    /// Requests answered, per status code this API gives (handles kept, so no lookup).
+    answered: Vec<(u16, prometheus_client::metrics::counter::Counter)>,
 }
 
 impl ApiState {
     fn output(&self) -> &VivoOutput {
         &self.outputs[self.index]
     }
+
+    /// Counts a request answered with `status`.
+    fn count(&self, status: u16) {
+        match self.answered.iter().find(|(code, _)| *code == status) {
+            Some((_, counter)) => {
+                counter.inc();
+            }
+            None => {
+                let output = &self.output().instance;
+                self.telemetry.read_requests(output, status).inc();
+            }
+        }
+    }
 }
+
+/// The status codes the read API answers with.
+const STATUSES: [u16; 6] = [200, 204, 400, 404, 405, 500];
 
 /// Binds the read API of output `index` on `host:port` with `settings`. Fails if the address
 /// cannot be bound or `http_cors_allow_origin` is not a valid header value.
@@ -57,13 +75,25 @@ pub fn bind(
         })?),
         None => None,
     };
+    let output = outputs[index].instance.clone();
+    let answered = STATUSES
+        .iter()
+        .map(|&status| (status, telemetry.read_requests(&output, status)))
+        .collect();
     let state = Arc::new(ApiState {
         outputs,
         index,
         telemetry,
         cors_origin,
+        answered,
     });
     http::bind(host, port, settings, move |config| routes(config, &state))
+}
+
+/// Counts `response` by its status and passes it on.
+fn counted(state: &ApiState, response: HttpResponse<ApiBody>) -> HttpResponse<ApiBody> {
+    state.count(response.status().as_u16());
+    response
 }
 
 /// A handler: a plain function of the request and the state, answered at once.
@@ -73,12 +103,13 @@ type Endpoint = fn(&HttpRequest, &ApiState) -> HttpResponse<ApiBody>;
 fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
     let to = |endpoint: Endpoint| {
         let state = state.clone();
-        web::to(move |req: HttpRequest| std::future::ready(endpoint(&req, &state)))
+        web::to(move |req: HttpRequest| std::future::ready(counted(&state, endpoint(&req, &state))))
     };
     let stream = |signal: Signal| {
         let state = state.clone();
         web::to(move |req: HttpRequest| {
-            std::future::ready(handlers::read_stream(&req, &state, signal))
+            let response = handlers::read_stream(&req, &state, signal);
+            std::future::ready(counted(&state, response))
         })
     };
     config
@@ -87,5 +118,7 @@ fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
         .route("/traces", stream(Signal::Traces))
         .route("/", to(handlers::root))
         .route("/internal/metrics", to(handlers::internal_metrics))
+        .route("/api/v1/metrics/prometheus", to(handlers::internal_metrics))
+        .route("/api/v1/health", to(handlers::health))
         .default_service(to(handlers::not_found));
 }

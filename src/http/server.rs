@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
+use prometheus_client::metrics::gauge::Gauge;
 
 /// How an HTTP listener is run. Each field is the same knob on every listener.
 #[derive(Clone, Debug)]
@@ -45,6 +46,11 @@ pub struct HttpSettings {
     pub shutdown_timeout: Duration,
     /// Also serve HTTP/2 with prior knowledge (h2c) on the port.
     pub h2c: bool,
+    /// How long data sent to a client may stay unacknowledged (`TCP_USER_TIMEOUT`): a reader
+    /// that stops reading is cut off then, and releases what its answer holds.
+    pub send_timeout: Duration,
+    /// The gauge of this listener's open connections.
+    pub open_connections: Option<Gauge>,
 }
 
 impl HttpSettings {
@@ -66,6 +72,8 @@ impl HttpSettings {
             write_buffer: WRITE_BUFFER,
             shutdown_timeout: Duration::from_secs(5),
             h2c: true,
+            send_timeout: Duration::from_secs(60),
+            open_connections: None,
         }
     }
 }
@@ -80,6 +88,28 @@ pub const WRITE_BUFFER: usize = 256 * 1024;
 /// The largest piece a response body yields: half the write buffer, so a buffer that still
 /// has room takes a whole piece without outgrowing the retention limit.
 pub const MAX_BODY_PIECE: usize = WRITE_BUFFER / 2;
+
+/// Sets `TCP_USER_TIMEOUT` on a client connection; a failure only loses the timeout.
+pub fn set_send_timeout(stream: &actix_web::rt::net::TcpStream, timeout: Duration) {
+    let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout));
+}
+
+/// One open connection on a listener's gauge, for as long as the connection lives.
+pub struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    /// Counts one more open connection on `gauge`.
+    pub fn new(gauge: Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
 
 /// A server bound to its address but not running yet.
 pub struct BoundServer {
@@ -109,7 +139,16 @@ pub fn bind<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
+    let (send_timeout, gauge) = (settings.send_timeout, settings.open_connections.clone());
     let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .on_connect(move |connection, extensions| {
+            if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                set_send_timeout(stream, send_timeout);
+            }
+            if let Some(gauge) = &gauge {
+                extensions.insert(OpenConnection::new(gauge.clone()));
+            }
+        })
         .workers(settings.workers)
         .keep_alive(settings.keep_alive)
         .client_request_timeout(settings.client_request_timeout)

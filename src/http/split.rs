@@ -15,7 +15,7 @@ use actix_web::dev::AppConfig;
 use actix_web::{web, App};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::server::{BoundServer, HttpSettings};
+use super::server::{set_send_timeout, BoundServer, HttpSettings, OpenConnection};
 
 /// The connection preface of HTTP/2 (RFC 9113 §3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -55,14 +55,18 @@ where
             .tcp();
         let h2 = h2.clone();
         let wait = http.client_request_timeout;
+        let (send_timeout, gauge) = (http.send_timeout, http.open_connections.clone());
         fn_factory(move || {
             let ready = http_factory.new_service(());
-            let h2 = h2.clone();
+            let (h2, gauge) = (h2.clone(), gauge.clone());
             async move {
                 let http = Rc::new(ready.await?);
                 Ok::<_, ()>(fn_service(move |stream: actix_rt::net::TcpStream| {
                     let (http, h2) = (http.clone(), h2.clone());
+                    let _open = gauge.clone().map(OpenConnection::new);
+                    set_send_timeout(&stream, send_timeout);
                     async move {
+                        let _open = _open;
                         if opens_with_h2_preface(&stream, wait).await {
                             if let Ok(stream) = stream.into_std() {
                                 let _ = h2.send(stream);

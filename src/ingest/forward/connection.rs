@@ -11,6 +11,7 @@ use super::budget::{FrameBudget, Held};
 use super::frame::{FrameError, Framer};
 use super::handshake::{Handshake, HandshakeConfig};
 use super::message;
+use crate::http::server::OpenConnection;
 use crate::log_limit::LogLimit;
 use crate::pipeline::{Outcome, PipelineHandle, Rejection};
 use crate::telemetry::Telemetry;
@@ -50,6 +51,8 @@ pub struct ConnectionContext {
     pub frame_timeout: Duration,
     /// Keeps repeated connection problems to a few log lines.
     pub log_limit: LogLimit,
+    /// The input's gauge of open connections.
+    pub open_connections: prometheus_client::metrics::gauge::Gauge,
 }
 
 /// The most a read buffer grows by at once; frames larger than this still arrive whole, as the
@@ -68,6 +71,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     ctx.telemetry.connection(&ctx.instance);
+    let _open = OpenConnection::new(ctx.open_connections.clone());
     log::debug!("[input:forward:{}] {peer}: connection opened", ctx.instance);
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(ctx.chunk_size);

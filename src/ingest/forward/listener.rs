@@ -56,6 +56,7 @@ impl ForwardListener {
             // `empty_shared_key on` runs the handshake with an empty key, as Fluent Bit does.
             settings.empty_shared_key.then(String::new)
         });
+        let open_connections = telemetry.open_connections(instance);
         let ctx = ConnectionContext {
             instance: Arc::from(instance),
             pipeline,
@@ -69,6 +70,7 @@ impl ForwardListener {
             idle_timeout: settings.idle_timeout,
             frame_timeout: settings.frame_timeout,
             log_limit: LogLimit::default(),
+            open_connections,
             handshake: handshake.map(|shared_key| HandshakeConfig {
                 shared_key,
                 self_hostname: settings.self_hostname.clone(),

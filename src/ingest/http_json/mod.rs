@@ -127,12 +127,24 @@ async fn post(req: &HttpRequest, body: Payload, state: &HttpJsonState) -> HttpRe
         limit,
         received_ns: now_ns(),
     });
-    match state
+    let wait = crate::ingest::otlp::http::BACKPRESSURE_WAIT;
+    let Some(submitted) = state
         .pipeline
-        .submit(state.instance.clone(), batch, size)
+        .submit_within(state.instance.clone(), batch, size, wait)
         .await
-        .await
-    {
+    else {
+        let mut response = refuse(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "the service is behind; retry after the time in Retry-After",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    match submitted.await {
         Ok(Outcome::Accepted { .. }) => HttpResponse::build(
             StatusCode::from_u16(settings.successful_response_code).unwrap_or(StatusCode::CREATED),
         )

@@ -29,7 +29,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use super::batch::{OtlpBatch, Payload};
-use super::http::OtlpHttpState;
+use super::http::{OtlpHttpState, BACKPRESSURE_WAIT};
 use crate::pipeline::Outcome;
 use crate::signal::Signal;
 
@@ -74,12 +74,15 @@ impl OtlpGrpc {
             payload,
             shape: state.shape.clone(),
         });
-        match state
+        let submitted = state
             .pipeline
-            .submit(state.instance.clone(), batch, size)
-            .await
-            .await
-        {
+            .submit_within(state.instance.clone(), batch, size, BACKPRESSURE_WAIT)
+            .await;
+        let Some(submitted) = submitted else {
+            state.telemetry.rejected(&state.instance, "busy");
+            return Err(Status::unavailable("the service is behind; retry later"));
+        };
+        match submitted.await {
             Ok(Outcome::Accepted { .. }) => Ok(()),
             Ok(Outcome::Rejected(why)) => {
                 state.telemetry.rejected(&state.instance, why.reason);

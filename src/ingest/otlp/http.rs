@@ -179,11 +179,14 @@ async fn export(
         },
         shape: state.shape.clone(),
     });
-    let outcome = state
+    let Some(submitted) = state
         .pipeline
-        .submit(state.instance.clone(), batch, size)
+        .submit_within(state.instance.clone(), batch, size, BACKPRESSURE_WAIT)
         .await
-        .await;
+    else {
+        return busy(state, format);
+    };
+    let outcome = submitted.await;
     match outcome {
         Ok(Outcome::Accepted { .. }) => success(state.settings.successful_response_code, format),
         Ok(Outcome::Rejected(why)) => {
@@ -202,6 +205,24 @@ async fn export(
             "the service is stopping",
         ),
     }
+}
+
+/// How long a request waits for the workers to make room before it is told to come back.
+pub const BACKPRESSURE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The workers are behind: 429 with `Retry-After`, which OTLP exporters honour by retrying.
+fn busy(state: &OtlpHttpState, format: Format) -> HttpResponse {
+    let mut response = refuse(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        format,
+        "busy",
+        "the service is behind; retry after the time in Retry-After",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// The body's format from `Content-Type` (parameters such as `charset` allowed). Without one,
@@ -262,7 +283,7 @@ fn refuse(
     state.telemetry.rejected(&state.instance, reason);
     // google.rpc.Code: 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE.
     let rpc_code = match code {
-        StatusCode::PAYLOAD_TOO_LARGE => 8,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::TOO_MANY_REQUESTS => 8,
         StatusCode::SERVICE_UNAVAILABLE => 14,
         _ => 3,
     };
