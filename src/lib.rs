@@ -18,3 +18,4 @@ pub mod signal;
 pub mod stream;
 pub mod tag_match;
 pub mod telemetry;
+pub mod tls;

@@ -2,8 +2,11 @@
 //! started from a [`Config`] and stopped gracefully.
 
 use crate::api;
+use crate::config::HttpListener;
 use crate::config::{Config, InputConfig};
-use crate::http::{BoundServer, HttpSettings, RunningServer};
+use crate::http::body::BodyLimits;
+use crate::http::{BoundServer, ConnectionGate, HttpSettings, RunningServer};
+use crate::ingest::budget::FrameBudget;
 use crate::ingest::dummy::Dummy;
 use crate::ingest::forward::listener::ForwardListener;
 use crate::ingest::http_json::{self, HttpJsonState};
@@ -169,9 +172,7 @@ impl Service {
                     .push(runtime.spawn(dummy.run(pipeline.clone(), config.service.flush))),
                 ReadyInput::Forward(listener) => input_tasks.push(runtime.spawn(listener.run())),
                 ReadyInput::OpenTelemetry(listener) => {
-                    let running = listener.start(runtime.handle());
-                    input_servers.push(running.http);
-                    input_tasks.extend(running.grpc);
+                    input_servers.extend(listener.start(runtime.handle()).servers);
                 }
                 ReadyInput::Http(server) => input_servers.push(server.start(runtime.handle())),
             }
@@ -393,13 +394,14 @@ fn bind_read_apis(
                 0 => default_http_workers(),
                 n => n,
             };
-            let settings = http_settings(&o.instance, workers, config, telemetry);
+            let settings = http_settings(&o.instance, workers, &o.listener, config, telemetry);
             api::bind(
                 outputs.clone(),
                 index,
                 telemetry.clone(),
                 (&o.host, o.port),
                 &settings,
+                o.listener.auth_token.clone(),
             )
             .map_err(|source| StartError::Bind {
                 what: o.instance.clone(),
@@ -454,14 +456,18 @@ async fn bind_inputs(
             InputConfig::OpenTelemetry(settings) => {
                 let instance = format!("opentelemetry.{otlps}");
                 otlps += 1;
+                let workers = default_http_workers();
+                let http = http_settings(&instance, workers, &settings.listener, config, telemetry);
+                let grpc_name = format!("{instance}.grpc");
+                let grpc =
+                    http_settings(&grpc_name, workers, &settings.listener, config, telemetry);
                 let listener = OtlpListener::bind(
                     &instance,
                     settings,
                     pipeline.clone(),
                     telemetry.clone(),
-                    http_settings(&instance, default_http_workers(), config, telemetry),
+                    (http, grpc),
                 )
-                .await
                 .map_err(|source| StartError::Bind {
                     what: instance.clone(),
                     addr: format!("{}:{}", settings.listen, settings.port),
@@ -477,10 +483,21 @@ async fn bind_inputs(
                     pipeline: pipeline.clone(),
                     telemetry: telemetry.clone(),
                     settings: settings.clone(),
+                    bodies: BodyLimits {
+                        max: settings.buffer_max_size,
+                        first_allocation: settings.buffer_chunk_size,
+                        budget: FrameBudget::new(settings.mem_buf_limit),
+                    },
                 });
                 let server = http_json::bind(
                     state,
-                    http_settings(&instance, default_http_workers(), config, telemetry),
+                    http_settings(
+                        &instance,
+                        default_http_workers(),
+                        &settings.listener,
+                        config,
+                        telemetry,
+                    ),
                 )
                 .map_err(|source| StartError::Bind {
                     what: instance.clone(),
@@ -494,18 +511,23 @@ async fn bind_inputs(
     Ok(inputs)
 }
 
-/// The settings of an HTTP listener named `name`: a stop waits for requests in flight at most
-/// the service's `grace`.
+/// The settings of an HTTP listener named `name` with the limits, timeouts and TLS of
+/// `listener`: a stop waits for requests in flight at most the service's `grace`.
 fn http_settings(
     name: &str,
     workers: usize,
+    listener: &HttpListener,
     config: &Config,
-    telemetry: &Telemetry,
+    telemetry: &Arc<Telemetry>,
 ) -> HttpSettings {
+    let gate = ConnectionGate::new(name, listener.max_connections, telemetry.clone());
     HttpSettings {
         shutdown_timeout: config.service.grace,
-        open_connections: Some(telemetry.open_connections(name)),
-        ..HttpSettings::new(name, workers)
+        keep_alive: listener.idle_timeout,
+        client_request_timeout: listener.request_timeout,
+        send_timeout: listener.send_timeout,
+        tls: listener.tls.clone(),
+        ..HttpSettings::new(gate, workers)
     }
 }
 

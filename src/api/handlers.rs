@@ -151,6 +151,21 @@ pub fn not_found(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     error(state, StatusCode::NOT_FOUND, "not_found", &message)
 }
 
+/// 401: the output has `http_auth_token` and the request did not carry it.
+pub fn unauthorized(state: &ApiState) -> HttpResponse<ApiBody> {
+    let mut response = error(
+        state,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this API needs its token: Authorization: Bearer <token>, the vivo_token cookie or the \
+         access_token query parameter",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, crate::http::auth::CHALLENGE);
+    response
+}
+
 /// OPTIONS: a CORS preflight answer (spec §13.13).
 fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
     let mut response = HttpResponse::with_body(StatusCode::NO_CONTENT, ApiBody::empty());
@@ -196,9 +211,13 @@ impl ApiState {
             return false;
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        let allowed = match self.auth_token {
+            None => "Origin, X-Requested-With, Content-Type, Accept",
+            Some(_) => "Origin, X-Requested-With, Content-Type, Accept, Authorization",
+        };
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Origin, X-Requested-With, Content-Type, Accept"),
+            HeaderValue::from_static(allowed),
         );
         if expose_vivo_headers {
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);

@@ -5,6 +5,9 @@
 //! `/internal/metrics`; anything else is a 404 with a JSON body. The server itself (workers,
 //! timeouts, limits, h2c) is built by [`crate::http`], as every HTTP listener is.
 //!
+//! With `http_auth_token`, every request but a CORS preflight and `/api/v1/health` must carry
+//! the token ([`crate::http::auth`]); others get 401 with `WWW-Authenticate`.
+//!
 //! Each handler is a closure that owns the output's state: a request reaches it without any
 //! shared reference count being touched (no `web::Data` clone), and nothing on the read path is
 //! shared between workers but the stream snapshot.
@@ -15,7 +18,8 @@ mod query;
 
 pub use query::{parse_selection, BadParameter};
 
-use crate::http::{self, BoundServer, HttpSettings};
+use crate::config::Secret;
+use crate::http::{self, auth, BoundServer, HttpSettings, H2};
 use crate::output::VivoOutput;
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
@@ -33,11 +37,23 @@ pub struct ApiState {
     cors_origin: Option<HeaderValue>,
     /// Requests answered, per status code this API gives (handles kept, so no lookup).
     answered: Vec<(u16, prometheus_client::metrics::counter::Counter)>,
+    /// `http_auth_token`.
+    auth_token: Option<Secret>,
 }
 
 impl ApiState {
     fn output(&self) -> &VivoOutput {
         &self.outputs[self.index]
+    }
+
+    /// Whether `req` may be answered: no token is configured, it carries the token, or it is
+    /// a CORS preflight (browsers send those without credentials).
+    fn admits(&self, req: &HttpRequest) -> bool {
+        match &self.auth_token {
+            None => true,
+            Some(_) if req.method() == actix_web::http::Method::OPTIONS => true,
+            Some(token) => auth::authorized(req, token),
+        }
     }
 
     /// Counts a request answered with `status`.
@@ -55,16 +71,18 @@ impl ApiState {
 }
 
 /// The status codes the read API answers with.
-const STATUSES: [u16; 6] = [200, 204, 400, 404, 405, 500];
+const STATUSES: [u16; 7] = [200, 204, 400, 401, 404, 405, 500];
 
-/// Binds the read API of output `index` on `host:port` with `settings`. Fails if the address
-/// cannot be bound or `http_cors_allow_origin` is not a valid header value.
+/// Binds the read API of output `index` on `host:port` with `settings`, asking for
+/// `auth_token` when set. Fails if the address cannot be bound or `http_cors_allow_origin` is
+/// not a valid header value.
 pub fn bind(
     outputs: Arc<[VivoOutput]>,
     index: usize,
     telemetry: Arc<Telemetry>,
     (host, port): (&str, u16),
     settings: &HttpSettings,
+    auth_token: Option<Secret>,
 ) -> std::io::Result<BoundServer> {
     let cors_origin = match &outputs[index].settings.cors_allow_origin {
         Some(origin) => Some(HeaderValue::from_str(origin).map_err(|_| {
@@ -86,8 +104,15 @@ pub fn bind(
         telemetry,
         cors_origin,
         answered,
+        auth_token,
     });
-    http::bind(host, port, settings, move |config| routes(config, &state))
+    http::bind(
+        host,
+        port,
+        settings,
+        move |config| routes(config, &state),
+        H2::Serve,
+    )
 }
 
 /// Counts `response` by its status and passes it on.
@@ -101,14 +126,27 @@ type Endpoint = fn(&HttpRequest, &ApiState) -> HttpResponse<ApiBody>;
 
 /// The routes of one worker's `App`; every handler owns a clone of `state` (one per worker).
 fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
-    let to = |endpoint: Endpoint| {
+    let guarded = |endpoint: Endpoint| {
+        let state = state.clone();
+        web::to(move |req: HttpRequest| {
+            let response = match state.admits(&req) {
+                true => endpoint(&req, &state),
+                false => handlers::unauthorized(&state),
+            };
+            std::future::ready(counted(&state, response))
+        })
+    };
+    let open = |endpoint: Endpoint| {
         let state = state.clone();
         web::to(move |req: HttpRequest| std::future::ready(counted(&state, endpoint(&req, &state))))
     };
     let stream = |signal: Signal| {
         let state = state.clone();
         web::to(move |req: HttpRequest| {
-            let response = handlers::read_stream(&req, &state, signal);
+            let response = match state.admits(&req) {
+                true => handlers::read_stream(&req, &state, signal),
+                false => handlers::unauthorized(&state),
+            };
             std::future::ready(counted(&state, response))
         })
     };
@@ -116,9 +154,13 @@ fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
         .route("/logs", stream(Signal::Logs))
         .route("/metrics", stream(Signal::Metrics))
         .route("/traces", stream(Signal::Traces))
-        .route("/", to(handlers::root))
-        .route("/internal/metrics", to(handlers::internal_metrics))
-        .route("/api/v1/metrics/prometheus", to(handlers::internal_metrics))
-        .route("/api/v1/health", to(handlers::health))
-        .default_service(to(handlers::not_found));
+        .route("/", guarded(handlers::root))
+        .route("/internal/metrics", guarded(handlers::internal_metrics))
+        .route(
+            "/api/v1/metrics/prometheus",
+            guarded(handlers::internal_metrics),
+        )
+        // Probes need no token; the answer tells nothing but that the service is up.
+        .route("/api/v1/health", open(handlers::health))
+        .default_service(guarded(handlers::not_found));
 }

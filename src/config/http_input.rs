@@ -3,7 +3,8 @@
 
 use super::document::Section;
 use super::error::ConfigError;
-use super::input::{common_key, unknown_key};
+use super::input::{common_key, unknown_key, INPUT_MAX_CONNECTIONS};
+use super::listener::{HttpListener, ListenerKeys};
 use super::opentelemetry::{body_size, response_code};
 use super::values;
 
@@ -27,6 +28,10 @@ pub struct HttpInput {
     pub buffer_chunk_size: usize,
     /// `successful_response_code`: 201 (Fluent Bit's default), 200 or 204.
     pub successful_response_code: u16,
+    /// `mem_buf_limit`: the request bodies all connections may hold at once, being read.
+    pub mem_buf_limit: usize,
+    /// The listener's limits, timeouts, TLS and token.
+    pub listener: HttpListener,
 }
 
 impl Default for HttpInput {
@@ -40,14 +45,27 @@ impl Default for HttpInput {
             buffer_max_size: 4_000_000,
             buffer_chunk_size: 512_000,
             successful_response_code: 201,
+            mem_buf_limit: HTTP_MEM_BUF_LIMIT,
+            listener: HttpListener::with_max_connections(INPUT_MAX_CONNECTIONS),
         }
     }
 }
 
+/// The default `mem_buf_limit` of the HTTP inputs: request bodies being read at once.
+pub const HTTP_MEM_BUF_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Types one `[INPUT] name http` section.
 pub(crate) fn http(section: &Section) -> Result<HttpInput, ConfigError> {
     let mut input = HttpInput::default();
+    let mut listener_keys = ListenerKeys::default();
     for property in &section.properties {
+        if listener_keys.http_key(property, "", &mut input.listener)? {
+            continue;
+        }
+        if property.key == "mem_buf_limit" {
+            input.mem_buf_limit = body_size(property)?;
+            continue;
+        }
         if common_key(property)? {
             continue;
         }
@@ -65,5 +83,6 @@ pub(crate) fn http(section: &Section) -> Result<HttpInput, ConfigError> {
             _ => return Err(unknown_key(property, "http")),
         }
     }
+    input.listener.tls = listener_keys.finish(section)?;
     Ok(input)
 }

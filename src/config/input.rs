@@ -109,8 +109,12 @@ pub struct ForwardInput {
     pub mem_buf_limit: usize,
     /// `idle_timeout`: a connection that sends nothing for this long is closed.
     pub idle_timeout: std::time::Duration,
-    /// `frame_timeout`: a frame that has begun must be complete within this long.
+    /// `frame_timeout`: a frame that has begun must be complete within this long (and a TLS
+    /// handshake too).
     pub frame_timeout: std::time::Duration,
+    /// TLS (`tls on`, `tls.crt_file`, `tls.key_file`, `tls.ca_file`), as Fluent Bit's forward
+    /// output with `tls on` speaks it.
+    pub tls: Option<crate::tls::TlsServer>,
 }
 
 impl Default for ForwardInput {
@@ -128,13 +132,17 @@ impl Default for ForwardInput {
             empty_shared_key: false,
             self_hostname: "localhost".to_string(),
             security_users: Vec::new(),
-            max_connections: 4096,
+            max_connections: INPUT_MAX_CONNECTIONS,
             mem_buf_limit: 256_000_000,
             idle_timeout: std::time::Duration::from_secs(300),
             frame_timeout: std::time::Duration::from_secs(30),
+            tls: None,
         }
     }
 }
+
+/// The default connection limit of every input's listener.
+pub const INPUT_MAX_CONNECTIONS: usize = 4096;
 
 /// Counts instances per plugin, as Fluent Bit names them (`dummy.0`, `dummy.1`, ...).
 #[derive(Default)]
@@ -249,7 +257,11 @@ fn user(text: &str) -> Result<(String, String), String> {
 fn forward(section: &Section) -> Result<ForwardInput, ConfigError> {
     let mut input = ForwardInput::default();
     let mut last_size_key = None;
+    let mut listener_keys = super::listener::ListenerKeys::default();
     for property in &section.properties {
+        if listener_keys.tls_key(property)? {
+            continue;
+        }
         // Fluent Bit's memory limit of an input: here, what its partial frames may hold.
         if property.key == "mem_buf_limit" {
             input.mem_buf_limit = super::opentelemetry::body_size(property)?;
@@ -291,6 +303,7 @@ fn forward(section: &Section) -> Result<ForwardInput, ConfigError> {
             _ => return Err(unknown_key(property, "forward")),
         }
     }
+    input.tls = listener_keys.finish(section)?;
     // Only a given size can break the rule (the defaults keep it); blame the last one given.
     if let Some(property) = last_size_key {
         if input.buffer_max_size < input.buffer_chunk_size {

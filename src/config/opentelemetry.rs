@@ -3,7 +3,9 @@
 
 use super::document::{Property, Section};
 use super::error::ConfigError;
-use super::input::{common_key, unknown_key};
+use super::http_input::HTTP_MEM_BUF_LIMIT;
+use super::input::{common_key, unknown_key, INPUT_MAX_CONNECTIONS};
+use super::listener::{HttpListener, ListenerKeys};
 use super::values;
 
 /// Settings of an `opentelemetry` input.
@@ -35,6 +37,10 @@ pub struct OpenTelemetryInput {
     pub logs_metadata_key: String,
     /// `logs_body_key`: when set, every log body goes under this key.
     pub logs_body_key: Option<String>,
+    /// `mem_buf_limit`: the request bodies all connections may hold at once, being read.
+    pub mem_buf_limit: usize,
+    /// The listeners' limits, timeouts, TLS and token (`grpc_port` has the same, separately).
+    pub listener: HttpListener,
 }
 
 impl Default for OpenTelemetryInput {
@@ -53,6 +59,8 @@ impl Default for OpenTelemetryInput {
             raw_traces: false,
             logs_metadata_key: "otlp".to_string(),
             logs_body_key: None,
+            mem_buf_limit: HTTP_MEM_BUF_LIMIT,
+            listener: HttpListener::with_max_connections(INPUT_MAX_CONNECTIONS),
         }
     }
 }
@@ -60,7 +68,15 @@ impl Default for OpenTelemetryInput {
 /// Types one `[INPUT] name opentelemetry` section.
 pub(crate) fn opentelemetry(section: &Section) -> Result<OpenTelemetryInput, ConfigError> {
     let mut input = OpenTelemetryInput::default();
+    let mut listener_keys = ListenerKeys::default();
     for property in &section.properties {
+        if listener_keys.http_key(property, "", &mut input.listener)? {
+            continue;
+        }
+        if property.key == "mem_buf_limit" {
+            input.mem_buf_limit = body_size(property)?;
+            continue;
+        }
         if common_key(property)? {
             continue;
         }
@@ -94,6 +110,7 @@ pub(crate) fn opentelemetry(section: &Section) -> Result<OpenTelemetryInput, Con
             _ => return Err(unknown_key(property, "opentelemetry")),
         }
     }
+    input.listener.tls = listener_keys.finish(section)?;
     Ok(input)
 }
 

@@ -2,6 +2,7 @@
 
 use super::document::Section;
 use super::error::ConfigError;
+use super::listener::{HttpListener, ListenerKeys};
 use super::values;
 
 /// Settings of one `vivo_exporter` output: which tags it takes and where it serves its streams.
@@ -33,6 +34,10 @@ pub struct VivoOutputConfig {
     pub max_entry_size: Option<u64>,
     /// `max_entry_records`: the most records one batch (one entry) may hold.
     pub max_entry_records: u64,
+    /// The read API listener's limits, timeouts, TLS and token (`http_max_connections`,
+    /// `http_idle_timeout`, `http_request_timeout`, `http_send_timeout`, `tls*`,
+    /// `http_auth_token`).
+    pub listener: HttpListener,
 }
 
 impl VivoOutputConfig {
@@ -58,9 +63,14 @@ impl VivoOutputConfig {
             port: 2025,
             max_entry_size: None,
             max_entry_records: 1_000_000,
+            listener: HttpListener::with_max_connections(READ_API_MAX_CONNECTIONS),
         }
     }
 }
+
+/// The read API's default connection limit: room for many live followers (each one
+/// connection), below the descriptor limit the service raises itself to.
+pub const READ_API_MAX_CONNECTIONS: usize = 16_384;
 
 /// Types the `[OUTPUT]` section that is the `index`-th output.
 pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig, ConfigError> {
@@ -74,7 +84,11 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
         )));
     }
     let mut output = VivoOutputConfig::new(format!("vivo_exporter.{index}"));
+    let mut listener_keys = ListenerKeys::default();
     for property in &section.properties {
+        if listener_keys.http_key(property, "http_", &mut output.listener)? {
+            continue;
+        }
         match property.key.as_str() {
             "name" | "alias" => {}
             "log_level" => {
@@ -111,6 +125,7 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             return Err(property.error("give either 'match' or 'match_regex', not both"));
         }
     }
+    output.listener.tls = listener_keys.finish(section)?;
     if output.match_pattern.is_none() && output.match_regex.is_none() {
         log::warn!(
             "{} line {}: output {} has no 'match' or 'match_regex', so it receives no data",

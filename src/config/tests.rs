@@ -118,6 +118,19 @@ fn forward_defaults() -> ForwardInput {
         mem_buf_limit: 256_000_000,
         idle_timeout: Duration::from_secs(300),
         frame_timeout: Duration::from_secs(30),
+        tls: None,
+    }
+}
+
+/// The read API listener's defaults, written out.
+fn read_api_listener_defaults() -> HttpListener {
+    HttpListener {
+        max_connections: 16_384,
+        idle_timeout: Duration::from_secs(75),
+        request_timeout: Duration::from_secs(10),
+        send_timeout: Duration::from_secs(60),
+        tls: None,
+        auth_token: None,
     }
 }
 
@@ -142,6 +155,7 @@ fn seed_full_expected(origin: &str) -> Config {
             port: 2025,
             max_entry_size: None,
             max_entry_records: 1_000_000,
+            listener: read_api_listener_defaults(),
         }],
         origin: origin.into(),
     }
@@ -293,6 +307,7 @@ fn forward_keys() {
             mem_buf_limit: 2_000_000,
             idle_timeout: Duration::from_secs(7),
             frame_timeout: Duration::from_millis(1500),
+            tls: None,
         }
     );
     let unix = forward(&config, 1);

@@ -1,13 +1,16 @@
 //! The one place that builds an actix-web server, for every HTTP listener of the service (the
-//! read API now; the OTLP/HTTP and HTTP JSON inputs next).
+//! read API, the OTLP/HTTP and HTTP JSON inputs).
 //!
 //! A server is built in two steps so that a failed start logs only the failure: [`bind`] binds
 //! the address (port 0 gets its real port) and configures the server without running it;
-//! [`BoundServer::start`] then runs it on a Tokio runtime of the caller's. What every listener
-//! shares is applied here: workers, keep-alive and client request timeouts, backlog and
-//! connection limits, the write buffer, HTTP/2 over cleartext with prior knowledge (h2c) on the
-//! same port, and a stop that lets in-flight requests finish within a bound. TLS and response
-//! compression will hook in here too.
+//! [`BoundServer::start`] then runs it on a Tokio runtime of the caller's. Every accepted
+//! connection goes the same way, whatever the listener: through its [`ConnectionGate`] (the
+//! connection limit and gauge), `TCP_NODELAY` and `TCP_USER_TIMEOUT`, the TLS handshake when the
+//! listener has TLS, then to actix-web's HTTP service (HTTP/1.1, or HTTP/2 when the client opens
+//! with the HTTP/2 preface or chose `h2` by ALPN), unless [`H2::Grpc`] sends HTTP/2 connections
+//! to a gRPC server instead. What every listener shares is applied here: workers, keep-alive and
+//! client request timeouts, backlog, the write buffer, and a stop that lets in-flight requests
+//! finish within a bound.
 //!
 //! actix-web's HTTP/1 encoder copies every body chunk into its per-connection write buffer (it
 //! has no vectored write path), so [`HttpSettings::write_buffer`] and the size of the pieces a
@@ -15,11 +18,21 @@
 //! `loadtest/README.md` for what each choice cost.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
-use prometheus_client::metrics::gauge::Gauge;
+use actix_http::{HttpService, Protocol};
+use actix_service::{fn_factory, fn_service, map_config, Service, ServiceFactory};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
+use actix_web::{web, App};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::gate::ConnectionGate;
+use super::io::{ClientStream, Transport};
+use super::preface::opens_with_h2_preface;
+use crate::tls::{self, TlsServer};
 
 /// How an HTTP listener is run. Each field is the same knob on every listener.
 #[derive(Clone, Debug)]
@@ -31,26 +44,50 @@ pub struct HttpSettings {
     pub workers: usize,
     /// How long an idle keep-alive connection is kept.
     pub keep_alive: Duration,
-    /// How long a client may take to send a request's head (slow clients are cut off).
+    /// How long a client may take to send a request's head, or to complete a TLS handshake
+    /// (slow clients are cut off).
     pub client_request_timeout: Duration,
     /// How long a closing connection may take to shut down.
     pub client_disconnect_timeout: Duration,
     /// The listen backlog.
     pub backlog: u32,
-    /// Connections each worker serves at once; beyond it, accepting pauses.
-    pub max_connections_per_worker: usize,
+    /// The listener's connection limit and gauges, shared by its workers.
+    pub gate: Arc<ConnectionGate>,
     /// How far the HTTP/1 write buffer fills before it is written to the socket.
     pub write_buffer: usize,
     /// How long a stop waits for in-flight requests (whole seconds, at least 1; the
     /// service's `grace`).
     pub shutdown_timeout: Duration,
-    /// Also serve HTTP/2 with prior knowledge (h2c) on the port.
-    pub h2c: bool,
     /// How long data sent to a client may stay unacknowledged (`TCP_USER_TIMEOUT`): a reader
     /// that stops reading is cut off then, and releases what its answer holds.
     pub send_timeout: Duration,
-    /// The gauge of this listener's open connections.
-    pub open_connections: Option<Gauge>,
+    /// TLS for every connection, when configured.
+    pub tls: Option<TlsServer>,
+}
+
+/// What a listener does with HTTP/2 connections.
+#[derive(Clone)]
+pub enum H2 {
+    /// HTTP/1.1 only (`http2 off`).
+    Off,
+    /// actix-web serves HTTP/2 too: with prior knowledge in cleartext (h2c), by ALPN with TLS.
+    Serve,
+    /// HTTP/2 connections are gRPC: each worker starts a gRPC server (tonic) on its own runtime
+    /// with this, and hands it those connections, unread, where they were accepted.
+    Grpc(GrpcSpawner),
+}
+
+/// Starts a gRPC server on the calling worker's runtime; returns where its connections go.
+pub type GrpcSpawner = Arc<dyn Fn() -> UnboundedSender<ClientStream> + Send + Sync>;
+
+impl std::fmt::Debug for H2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            H2::Off => "Off",
+            H2::Serve => "Serve",
+            H2::Grpc(_) => "Grpc",
+        })
+    }
 }
 
 impl HttpSettings {
@@ -59,21 +96,20 @@ impl HttpSettings {
         self.shutdown_timeout.as_secs_f64().ceil().max(1.0) as u64
     }
 
-    /// The defaults for a listener named `name` with `workers` workers.
-    pub fn new(name: &str, workers: usize) -> Self {
+    /// The defaults for a listener with `workers` workers behind `gate` (which names it).
+    pub fn new(gate: Arc<ConnectionGate>, workers: usize) -> Self {
         HttpSettings {
-            name: name.to_string(),
+            name: gate.name().to_string(),
             workers: workers.max(1),
             keep_alive: Duration::from_secs(75),
             client_request_timeout: Duration::from_secs(10),
             client_disconnect_timeout: Duration::from_secs(1),
             backlog: 1024,
-            max_connections_per_worker: 25_000,
+            gate,
             write_buffer: WRITE_BUFFER,
             shutdown_timeout: Duration::from_secs(5),
-            h2c: true,
             send_timeout: Duration::from_secs(60),
-            open_connections: None,
+            tls: None,
         }
     }
 }
@@ -89,25 +125,19 @@ pub const WRITE_BUFFER: usize = 256 * 1024;
 /// has room takes a whole piece without outgrowing the retention limit.
 pub const MAX_BODY_PIECE: usize = WRITE_BUFFER / 2;
 
-/// Sets `TCP_USER_TIMEOUT` on a client connection; a failure only loses the timeout.
-pub fn set_send_timeout(stream: &actix_web::rt::net::TcpStream, timeout: Duration) {
-    let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout));
+/// Sets `TCP_NODELAY` and `TCP_USER_TIMEOUT` on an accepted connection; a failure only loses
+/// the option. Without `TCP_NODELAY` an answer's last write would wait for the client's delayed
+/// ACK (40 ms per keep-alive request).
+pub fn tune_accepted(stream: &TcpStream, send_timeout: Duration) {
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(send_timeout));
 }
 
-/// One open connection on a listener's gauge, for as long as the connection lives.
-pub struct OpenConnection(Gauge);
-
-impl OpenConnection {
-    /// Counts one more open connection on `gauge`.
-    pub fn new(gauge: Gauge) -> Self {
-        gauge.inc();
-        OpenConnection(gauge)
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
+/// The ALPN protocols a listener offers with TLS.
+pub fn alpn_for(h2: &H2) -> &'static [&'static [u8]] {
+    match h2 {
+        H2::Off => &[b"http/1.1"],
+        H2::Serve | H2::Grpc(_) => &[b"h2", b"http/1.1"],
     }
 }
 
@@ -129,69 +159,144 @@ pub struct RunningServer {
 }
 
 /// Binds `host:port` and configures an actix-web server whose every worker builds its `App`
-/// with `configure` (routes, state). Fails if the address cannot be bound.
+/// with `configure` (routes, state), serving HTTP/2 as `h2` says. Fails if the address cannot
+/// be bound.
 pub fn bind<F>(
     host: &str,
     port: u16,
     settings: &HttpSettings,
     configure: F,
+    h2: H2,
 ) -> std::io::Result<BoundServer>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let (send_timeout, gauge) = (settings.send_timeout, settings.open_connections.clone());
-    let server = HttpServer::new(move || App::new().configure(configure.clone()))
-        .on_connect(move |connection, extensions| {
-            if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                set_send_timeout(stream, send_timeout);
+    let listener = std::net::TcpListener::bind((host, port))?;
+    let addrs = vec![listener.local_addr()?];
+    let http = settings.clone();
+    let acceptor = settings.tls.as_ref().map(|tls| tls.acceptor(alpn_for(&h2)));
+    let builder = actix_server::Server::build();
+    // Lets idle keep-alive connections close at once when a stop begins, as HttpServer does.
+    let stopping = builder.graceful_shutdown_signal();
+    let factory = move || {
+        let app = App::new().configure(configure.clone());
+        let stopping = stopping.clone();
+        let http_factory = HttpService::<ClientStream, _, _, _, _>::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
+            .keep_alive(http.keep_alive)
+            .client_request_timeout(http.client_request_timeout)
+            .client_disconnect_timeout(http.client_disconnect_timeout)
+            .h1_write_buffer_size(http.write_buffer)
+            .finish(map_config(app, |_| AppConfig::default()));
+        let connection = Connection {
+            gate: http.gate.clone(),
+            send_timeout: http.send_timeout,
+            wait: http.client_request_timeout,
+            acceptor: acceptor.clone(),
+            h2: !matches!(h2, H2::Off),
+            grpc: None,
+        };
+        let h2 = h2.clone();
+        fn_factory(move || {
+            let ready = http_factory.new_service(());
+            let mut connection = connection.clone();
+            // Runs on the worker's runtime, where its connections are registered.
+            if let H2::Grpc(spawn) = &h2 {
+                connection.grpc = Some(spawn());
             }
-            if let Some(gauge) = &gauge {
-                extensions.insert(OpenConnection::new(gauge.clone()));
+            async move {
+                let http = Rc::new(ready.await?);
+                Ok::<_, ()>(fn_service(move |stream: TcpStream| {
+                    let (http, connection) = (http.clone(), connection.clone());
+                    async move {
+                        let Some((stream, protocol, peer)) = connection.open(stream).await else {
+                            return Ok(());
+                        };
+                        http.call((stream, protocol, peer)).await.map_err(|_| ())
+                    }
+                }))
             }
         })
+    };
+    let server = builder
         .workers(settings.workers)
-        .keep_alive(settings.keep_alive)
-        .client_request_timeout(settings.client_request_timeout)
-        .client_disconnect_timeout(settings.client_disconnect_timeout)
         .backlog(settings.backlog)
-        .max_connections(settings.max_connections_per_worker)
-        .h1_write_buffer_size(settings.write_buffer)
-        // A response can leave in several writes; with Nagle the last one would wait for the
-        // client's delayed ACK (40 ms per keep-alive request).
-        .tcp_nodelay(true)
         .shutdown_timeout(settings.shutdown_seconds())
         // The service handles SIGTERM/SIGINT itself and stops every server in order.
-        .disable_signals();
-    // HTTP/1.1, and HTTP/2 with prior knowledge (`curl --http2-prior-knowledge`) when `h2c`,
-    // on the same port: the first bytes of a connection tell which.
-    let server = match settings.h2c {
-        true => server.bind_auto_h2c((host, port))?,
-        false => server.bind((host, port))?,
-    };
-    let addrs = server.addrs();
+        .disable_signals()
+        .listen(settings.name.clone(), listener, factory)?
+        .run();
     Ok(BoundServer {
         name: settings.name.clone(),
         addrs,
-        server: server.run(),
+        server,
         shutdown_timeout: settings.shutdown_timeout,
     })
 }
 
-impl BoundServer {
-    /// A server built elsewhere in this module (see [`super::split`]).
-    pub(super) fn from_parts(
-        settings: &HttpSettings,
-        addrs: Vec<SocketAddr>,
-        server: Server,
-    ) -> Self {
-        BoundServer {
-            name: settings.name.clone(),
-            addrs,
-            server,
-            shutdown_timeout: settings.shutdown_timeout,
+/// What a worker does with each accepted connection before HTTP sees it.
+#[derive(Clone)]
+struct Connection {
+    gate: Arc<ConnectionGate>,
+    send_timeout: Duration,
+    wait: Duration,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// Whether HTTP/2 is taken at all (not `http2 off`).
+    h2: bool,
+    /// This worker's gRPC server, which takes the HTTP/2 connections instead of actix.
+    grpc: Option<UnboundedSender<ClientStream>>,
+}
+
+impl Connection {
+    /// Admits the connection, completes TLS and finds its protocol; `None` when it was
+    /// refused, failed its handshake, or went to the gRPC server.
+    async fn open(
+        &self,
+        stream: TcpStream,
+    ) -> Option<(ClientStream, Protocol, Option<SocketAddr>)> {
+        let peer = stream.peer_addr().ok();
+        let admitted = self.gate.admit(display_peer(peer))?;
+        tune_accepted(&stream, self.send_timeout);
+        let (stream, h2) = match &self.acceptor {
+            Some(acceptor) => match tls::handshake(acceptor, stream, self.wait).await {
+                Ok(tls) => {
+                    let h2 = tls::negotiated_h2(&tls);
+                    (Transport::Tls(Box::new(tls)), h2)
+                }
+                Err(e) => {
+                    self.gate
+                        .refuse(e.reason(), || format!("{}: {e}", display_peer(peer)));
+                    return None;
+                }
+            },
+            None => {
+                let h2 = self.h2 && opens_with_h2_preface(&stream, self.wait).await;
+                (Transport::Plain(stream), h2)
+            }
+        };
+        // The connection holds its place at the gate for as long as it lives, whichever
+        // server gets it.
+        let stream = ClientStream::new(stream, admitted);
+        match (&self.grpc, h2) {
+            (Some(grpc), true) => {
+                let _ = grpc.send(stream);
+                None
+            }
+            (None, true) => Some((stream, Protocol::Http2, peer)),
+            (_, false) => Some((stream, Protocol::Http1, peer)),
         }
     }
+}
 
+/// A peer address for log lines.
+fn display_peer(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "unknown peer".to_string(), |p| p.to_string())
+}
+
+impl BoundServer {
     /// The addresses bound (the real port when 0 was asked for).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs

@@ -1,5 +1,6 @@
 //! Ingest: listeners and generators that turn producers' data into batches for the pipeline.
 
+pub mod budget;
 pub mod dummy;
 pub mod forward;
 pub mod http_json;

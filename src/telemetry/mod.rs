@@ -74,6 +74,7 @@ pub struct Telemetry {
     dropped_entries: Family<InputReasonLabel, Counter>,
     connections: Family<InputLabel, Counter>,
     open_connections: Family<ListenerLabel, Gauge>,
+    refused_connections: Family<ListenerReasonLabel, Counter>,
     read_requests: Family<StatusLabel, Counter>,
     publish_seconds: Histogram,
 }
@@ -82,6 +83,13 @@ pub struct Telemetry {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ListenerLabel {
     listener: String,
+}
+
+/// Label set naming a listener and why it gave up on a connection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerReasonLabel {
+    listener: String,
+    reason: &'static str,
 }
 
 /// Label set of a read request: the output and the answer's status code.
@@ -148,6 +156,7 @@ impl Telemetry {
         let dropped_entries = Family::default();
         let connections = Family::default();
         let open_connections = Family::default();
+        let refused_connections = Family::default();
         let read_requests = Family::default();
         // From 100 µs to about 1.6 s: a publish is one snapshot swap per stream.
         let publish_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 15));
@@ -187,6 +196,11 @@ impl Telemetry {
             open_connections.clone(),
         );
         registry.register(
+            "listener_refused_connections",
+            "Connections an HTTP or gRPC listener closed before serving them, by reason",
+            refused_connections.clone(),
+        );
+        registry.register(
             "read_requests",
             "Read API requests answered, by output and status code",
             read_requests.clone(),
@@ -199,6 +213,7 @@ impl Telemetry {
         Telemetry {
             registry,
             open_connections,
+            refused_connections,
             read_requests,
             publish_seconds,
             stream_families,
@@ -282,6 +297,16 @@ impl Telemetry {
         self.open_connections.get_or_create(&label).clone()
     }
 
+    /// Counts a connection `listener` closed before serving it (`connection_limit`,
+    /// `tls_handshake`, `tls_timeout`).
+    pub fn refused_connection(&self, listener: &str, reason: &'static str) {
+        let label = ListenerReasonLabel {
+            listener: listener.to_string(),
+            reason,
+        };
+        self.refused_connections.get_or_create(&label).inc();
+    }
+
     /// The counter of read requests of `output` answered with `status`, for a handler to keep.
     pub fn read_requests(&self, output: &str, status: u16) -> Counter {
         let label = StatusLabel {
@@ -300,6 +325,23 @@ impl Telemetry {
     /// counter or gauge sorted by their labels, so two scrapes line up.
     pub fn render(&self, format: Format) -> String {
         exposition::encode(&self.registry, format)
+    }
+}
+
+/// One open connection on a listener's gauge, for as long as the guard lives.
+pub struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    /// Counts one more open connection on `gauge`.
+    pub fn new(gauge: Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

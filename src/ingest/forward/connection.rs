@@ -7,13 +7,13 @@
 //! notices at once instead of timing out.
 
 use super::batch::ForwardBatch;
-use super::budget::{FrameBudget, Held};
 use super::frame::{FrameError, Framer};
 use super::handshake::{Handshake, HandshakeConfig};
 use super::message;
-use crate::http::server::OpenConnection;
+use crate::ingest::budget::{FrameBudget, Held};
 use crate::log_limit::LogLimit;
 use crate::pipeline::{Outcome, PipelineHandle, Rejection};
+use crate::telemetry::OpenConnection;
 use crate::telemetry::Telemetry;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;

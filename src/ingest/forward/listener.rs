@@ -1,10 +1,11 @@
-//! The Forward input's listeners: TCP (`listen`:`port`) and optionally a Unix socket
-//! (`unix_path`), each connection served on its own task.
+//! The Forward input's listeners: TCP (`listen`:`port`), behind TLS with `tls on`, and
+//! optionally a Unix socket (`unix_path`, never TLS: it is local), each connection served on
+//! its own task.
 
-use super::budget::FrameBudget;
 use super::connection::{serve, ConnectionContext};
 use super::handshake::HandshakeConfig;
 use crate::config::ForwardInput;
+use crate::ingest::budget::FrameBudget;
 use crate::log_limit::LogLimit;
 use crate::pipeline::PipelineHandle;
 use crate::telemetry::Telemetry;
@@ -18,6 +19,8 @@ pub struct ForwardListener {
     ctx: Arc<ConnectionContext>,
     tcp: TcpListener,
     max_connections: usize,
+    /// The TLS acceptor of TCP connections, with `tls on`.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     #[cfg(unix)]
     unix: Option<UnixSocket>,
 }
@@ -81,6 +84,7 @@ impl ForwardListener {
             ctx: Arc::new(ctx),
             tcp,
             max_connections: settings.max_connections,
+            tls: settings.tls.as_ref().map(|tls| tls.acceptor(&[])),
             #[cfg(unix)]
             unix,
         })
@@ -110,6 +114,7 @@ impl ForwardListener {
             #[cfg(unix)]
             unix,
             max_connections,
+            tls,
         } = self;
         let mut connections = JoinSet::new();
         loop {
@@ -129,7 +134,13 @@ impl ForwardListener {
                     }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        connections.spawn(serve(stream, peer.to_string(), ctx.clone()));
+                        let (ctx, peer) = (ctx.clone(), peer.to_string());
+                        match &tls {
+                            None => connections.spawn(serve(stream, peer, ctx)),
+                            Some(acceptor) => {
+                                connections.spawn(serve_tls(acceptor.clone(), stream, peer, ctx))
+                            }
+                        };
                     }
                     Err(err) => accept_failed(&ctx, err).await,
                 },
@@ -148,6 +159,25 @@ impl ForwardListener {
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
+        }
+    }
+}
+
+/// Completes the TLS handshake (within `frame_timeout`), then serves the connection; a failed
+/// handshake is counted and logged at a limited rate.
+async fn serve_tls(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: String,
+    ctx: Arc<ConnectionContext>,
+) {
+    match crate::tls::handshake(&acceptor, stream, ctx.frame_timeout).await {
+        Ok(tls) => serve(tls, peer, ctx).await,
+        Err(err) => {
+            ctx.telemetry.rejected(&ctx.instance, err.reason());
+            ctx.log_limit.log(log::Level::Warn, err.reason(), || {
+                format!("[input:forward:{}] {peer}: {err}", ctx.instance)
+            });
         }
     }
 }

@@ -2,7 +2,6 @@
 //! decoding of one message into a renderable batch ([`message`]).
 
 pub mod batch;
-pub mod budget;
 pub mod connection;
 pub mod frame;
 pub mod handshake;

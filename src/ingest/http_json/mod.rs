@@ -20,8 +20,9 @@ use actix_web::web::{self, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::HttpInput;
-use crate::http::body::{read_limited, BodyError};
-use crate::http::{self as http_server, BoundServer, HttpSettings};
+use crate::http::auth;
+use crate::http::body::{read_limited, BodyError, BodyLimits};
+use crate::http::{self as http_server, BoundServer, HttpSettings, H2};
 use crate::ingest::otlp::decode::Compression;
 use crate::pipeline::{Outcome, PipelineHandle};
 use crate::telemetry::Telemetry;
@@ -37,18 +38,22 @@ pub struct HttpJsonState {
     pub telemetry: Arc<Telemetry>,
     /// The input's settings.
     pub settings: HttpInput,
+    /// How large a body may be, and the memory all bodies being read may hold.
+    pub bodies: BodyLimits,
 }
 
 /// Binds the input's server on its `listen`:`port`.
 pub fn bind(state: Arc<HttpJsonState>, settings: HttpSettings) -> std::io::Result<BoundServer> {
     let (listen, port) = (state.settings.listen.clone(), state.settings.port);
-    http_server::bind(&listen, port, &settings, move |config| {
+    let configure = move |config: &mut web::ServiceConfig| {
         let state = state.clone();
         config.default_service(web::to(move |req: HttpRequest, body: Payload| {
             let state = state.clone();
             async move { post(&req, body, &state).await }
         }));
-    })
+    };
+    // Fluent Bit's http input speaks HTTP/1.1 and HTTP/2 (h2c, and h2 by ALPN with TLS).
+    http_server::bind(&listen, port, &settings, configure, H2::Serve)
 }
 
 async fn post(req: &HttpRequest, body: Payload, state: &HttpJsonState) -> HttpResponse {
@@ -64,6 +69,20 @@ async fn post(req: &HttpRequest, body: Payload, state: &HttpJsonState) -> HttpRe
         return response;
     }
     let settings = &state.settings;
+    if let Some(token) = &settings.listener.auth_token {
+        if !auth::authorized(req, token) {
+            let mut response = refuse(
+                state,
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this input needs its bearer token (Authorization: Bearer …)",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, auth::CHALLENGE);
+            return response;
+        }
+    }
     let header = |name| {
         req.headers()
             .get(name)
@@ -103,9 +122,21 @@ async fn post(req: &HttpRequest, body: Payload, state: &HttpJsonState) -> HttpRe
         );
     };
     let declared = header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
-    let limit = settings.buffer_max_size;
-    let body = match read_limited(body, declared, limit, settings.buffer_chunk_size).await {
+    let limit = state.bodies.max;
+    let body = match read_limited(body, declared, &state.bodies).await {
         Ok(body) => body,
+        Err(err @ BodyError::OverBudget { .. }) => {
+            let mut response = refuse(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "over_budget",
+                &err.to_string(),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         Err(err @ BodyError::TooLarge { .. }) => {
             return refuse(
                 state,

@@ -3,7 +3,8 @@
 //! does. tonic decodes the protobuf on its connection task; rendering runs on the worker pool.
 //! A request is answered once it is published, with `Export…ServiceResponse` (no partial
 //! success); a request that cannot be stored gets `INVALID_ARGUMENT` (or `UNAVAILABLE` while
-//! the service stops).
+//! the service stops or the workers are behind), one without the input's token
+//! `UNAUTHENTICATED`.
 
 use std::sync::Arc;
 
@@ -65,6 +66,29 @@ impl OtlpGrpc {
             .add_service(traces)
     }
 
+    /// Refuses a request without the input's `http_auth_token` as `authorization: Bearer …`
+    /// metadata (`UNAUTHENTICATED`).
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(token) = &self.state.settings.listener.auth_token else {
+            return Ok(());
+        };
+        let offered = request
+            .metadata()
+            .get_all("authorization")
+            .iter()
+            .filter_map(|v| crate::http::auth::bearer_token(v.as_bytes()))
+            .any(|offered| token.matches(offered));
+        if offered {
+            return Ok(());
+        }
+        self.state
+            .telemetry
+            .rejected(&self.state.instance, "unauthorized");
+        Err(Status::unauthenticated(
+            "this input needs its bearer token (authorization: Bearer …)",
+        ))
+    }
+
     /// Submits one decoded request and waits until it is published or refused.
     async fn submit(&self, signal: Signal, payload: Payload, size: usize) -> Result<(), Status> {
         let state = &self.state;
@@ -102,6 +126,7 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.authorize(&request)?;
         let request = request.into_inner();
         let size = prost::Message::encoded_len(&request);
         self.submit(Signal::Logs, Payload::Logs(request), size)
@@ -116,6 +141,7 @@ impl MetricsService for OtlpGrpc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.authorize(&request)?;
         let request = request.into_inner();
         let size = prost::Message::encoded_len(&request);
         self.submit(Signal::Metrics, Payload::Metrics(request), size)
@@ -130,6 +156,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.authorize(&request)?;
         let request = request.into_inner();
         let size = prost::Message::encoded_len(&request);
         self.submit(Signal::Traces, Payload::Traces(request), size)

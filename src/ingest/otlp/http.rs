@@ -7,7 +7,10 @@
 //! - 413 for a body over `buffer_max_size`, checked from `Content-Length` before anything is
 //!   buffered, while it arrives, and after decompression (a compression bomb stops at the cap);
 //! - 415 for a content type or content encoding that is not OTLP's; 405 for another method;
-//!   404 (with a `Status`) for another path.
+//!   404 (with a `Status`) for another path;
+//! - 401 with `WWW-Authenticate` without the input's `http_auth_token`;
+//! - 429 (workers behind) and 503 (bodies being read past `mem_buf_limit`, or stopping), with
+//!   `Retry-After`, which OTLP exporters honour by retrying.
 //!
 //! The handler only checks headers and collects the body; decompression, decoding and
 //! rendering run on the worker pool ([`super::batch`]).
@@ -23,13 +26,12 @@ use prost::Message;
 use super::batch::{OtlpBatch, OtlpShape, Payload as BatchPayload};
 use super::decode::{Compression, Format};
 use crate::config::OpenTelemetryInput;
-use crate::http::body::{read_limited, BodyError};
-use crate::http::split::bind_split;
-use crate::http::{self as http_server, BoundServer, HttpSettings};
+use crate::http::auth;
+use crate::http::body::{read_limited, BodyError, BodyLimits};
+use crate::http::{self as http_server, BoundServer, HttpSettings, H2};
 use crate::pipeline::{Outcome, PipelineHandle};
 use crate::signal::Signal;
 use crate::telemetry::Telemetry;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// What every request of one input needs.
 pub struct OtlpHttpState {
@@ -43,6 +45,8 @@ pub struct OtlpHttpState {
     pub settings: OpenTelemetryInput,
     /// How requests render.
     pub shape: Arc<OtlpShape>,
+    /// How large a body may be, and the memory all bodies being read may hold.
+    pub bodies: BodyLimits,
 }
 
 impl OtlpHttpState {
@@ -58,24 +62,17 @@ impl OtlpHttpState {
     }
 }
 
-/// Binds the OTLP/HTTP server of an input on its `listen`:`port`. With `h2` (the input's
-/// `http2 on`), connections that open with the HTTP/2 preface (gRPC) are sent there instead.
+/// Binds the OTLP/HTTP server of an input on its `listen`:`port`. With [`H2::Grpc`] (the
+/// input's `http2 on`), HTTP/2 connections (gRPC) are sent there instead; with [`H2::Off`] it
+/// is Fluent Bit's HTTP/1-only server.
 pub fn bind(
     state: Arc<OtlpHttpState>,
-    server: HttpSettings,
-    h2: Option<UnboundedSender<std::net::TcpStream>>,
+    settings: HttpSettings,
+    h2: H2,
 ) -> std::io::Result<BoundServer> {
-    let settings = HttpSettings {
-        // `http2 off` is Fluent Bit's HTTP/1-only server.
-        h2c: state.settings.http2,
-        ..server
-    };
     let (listen, port) = (state.settings.listen.clone(), state.settings.port);
     let configure = move |config: &mut web::ServiceConfig| routes(config, &state);
-    match h2 {
-        Some(h2) => bind_split(&listen, port, &settings, configure, h2),
-        None => http_server::bind(&listen, port, &settings, configure),
-    }
+    http_server::bind(&listen, port, &settings, configure, h2)
 }
 
 fn routes(config: &mut web::ServiceConfig, state: &Arc<OtlpHttpState>) {
@@ -118,6 +115,21 @@ async fn export(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    if let Some(token) = &state.settings.listener.auth_token {
+        if !auth::authorized(req, token) {
+            let mut response = refuse(
+                state,
+                StatusCode::UNAUTHORIZED,
+                Format::Json,
+                "unauthorized",
+                "this input needs its bearer token (Authorization: Bearer …)",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, auth::CHALLENGE);
+            return response;
+        }
+    }
     let format = match content_format(req, signal) {
         Ok(format) => format,
         Err(message) => {
@@ -144,10 +156,23 @@ async fn export(
             &message,
         );
     };
-    let limit = state.settings.buffer_max_size;
+    let limit = state.bodies.max;
     let declared = header_text(req, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
-    let body = match read_limited(body, declared, limit, state.settings.buffer_chunk_size).await {
+    let body = match read_limited(body, declared, &state.bodies).await {
         Ok(body) => body,
+        Err(err @ BodyError::OverBudget { .. }) => {
+            let mut response = refuse(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                format,
+                "over_budget",
+                &err.to_string(),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         Err(err @ BodyError::TooLarge { .. }) => {
             return refuse(
                 state,

@@ -1,45 +1,48 @@
 //! The listeners of one `opentelemetry` input, bound before anything starts: OTLP/HTTP on
-//! `port` (actix-web, through [`crate::http`]), with gRPC connections on that port handed to
-//! tonic when `http2` is on ([`crate::http::split`]), and OTLP/gRPC on `grpc_port` (tonic).
+//! `port`, with its HTTP/2 connections handed to gRPC when `http2` is on, and OTLP/gRPC on
+//! `grpc_port`. Both are built by [`crate::http`], so they share its connection limits,
+//! timeouts and TLS; every HTTP worker runs a tonic server of its own for the gRPC connections
+//! it accepted.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
 
 use super::batch::OtlpShape;
 use super::grpc::OtlpGrpc;
 use super::http::{self, OtlpHttpState};
 use crate::config::OpenTelemetryInput;
-use crate::http::{BoundServer, HttpSettings, RunningServer};
+use crate::http::body::BodyLimits;
+use crate::http::io::ClientStream;
+use crate::http::{self as http_server, BoundServer, GrpcSpawner, HttpSettings, RunningServer, H2};
+use crate::ingest::budget::FrameBudget;
 use crate::pipeline::PipelineHandle;
 use crate::telemetry::Telemetry;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A bound `opentelemetry` input, ready to serve.
 pub struct OtlpListener {
-    state: Arc<OtlpHttpState>,
     http: BoundServer,
-    grpc: Option<tokio::net::TcpListener>,
-    /// gRPC connections that arrive on the HTTP port (`http2 on`).
-    grpc_on_http: Option<UnboundedReceiver<std::net::TcpStream>>,
+    grpc: Option<BoundServer>,
+    /// Whether the HTTP port takes gRPC too (`http2 on`).
+    grpc_on_http: bool,
 }
 
-/// A serving `opentelemetry` input.
+/// A serving `opentelemetry` input: its servers, stopped with the other HTTP servers.
 pub struct RunningOtlp {
-    /// The OTLP/HTTP server, stopped with the other HTTP servers.
-    pub http: RunningServer,
-    /// The gRPC servers' tasks (`grpc_port`, and the HTTP port's gRPC connections), aborted
-    /// at stop.
-    pub grpc: Vec<tokio::task::JoinHandle<()>>,
+    /// The OTLP/HTTP server, and the `grpc_port` one when gRPC is on.
+    pub servers: Vec<RunningServer>,
 }
 
 impl OtlpListener {
-    /// Binds the input's ports. Must run inside the ingest runtime (for the gRPC socket).
-    pub async fn bind(
+    /// Binds the input's ports: `port` with `http` settings, `grpc_port` with `grpc`.
+    pub fn bind(
         instance: &str,
         settings: &OpenTelemetryInput,
         pipeline: PipelineHandle,
         telemetry: Arc<Telemetry>,
-        server: HttpSettings,
+        (http, grpc): (HttpSettings, HttpSettings),
     ) -> std::io::Result<OtlpListener> {
         let state = Arc::new(OtlpHttpState {
             instance: Arc::from(instance),
@@ -51,27 +54,26 @@ impl OtlpListener {
                 logs_body_key: settings.logs_body_key.clone(),
                 raw_traces: settings.raw_traces,
             }),
+            bodies: BodyLimits {
+                max: settings.buffer_max_size,
+                first_allocation: settings.buffer_chunk_size,
+                budget: FrameBudget::new(settings.mem_buf_limit),
+            },
         });
-        let (h2, grpc_on_http) = match settings.http2 {
-            true => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
+        let spawner = grpc_spawner(&state);
+        let h2 = match settings.http2 {
+            true => H2::Grpc(spawner.clone()),
+            false => H2::Off,
         };
-        let http = http::bind(state.clone(), server, h2)?;
-        let grpc = match settings.grpc {
-            true => Some(
-                tokio::net::TcpListener::bind((settings.listen.as_str(), settings.grpc_port))
-                    .await?,
-            ),
+        let http_server = http::bind(state.clone(), http, h2)?;
+        let grpc_server = match settings.grpc {
+            true => Some(bind_grpc_port(settings, &grpc, spawner)?),
             false => None,
         };
         Ok(OtlpListener {
-            state,
-            http,
-            grpc,
-            grpc_on_http,
+            http: http_server,
+            grpc: grpc_server,
+            grpc_on_http: settings.http2,
         })
     }
 
@@ -82,7 +84,7 @@ impl OtlpListener {
 
     /// The OTLP/gRPC address, when gRPC is on.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
+        self.grpc.as_ref().and_then(|s| s.addrs().first().copied())
     }
 
     /// Where it listens, for the start-up log line.
@@ -91,7 +93,7 @@ impl OtlpListener {
             Some(addr) => format!("OTLP/HTTP on {addr}"),
             None => "OTLP/HTTP".to_string(),
         };
-        if self.grpc_on_http.is_some() {
+        if self.grpc_on_http {
             text.push_str(" (and OTLP/gRPC)");
         }
         if let Some(addr) = self.grpc_addr() {
@@ -102,51 +104,63 @@ impl OtlpListener {
 
     /// Starts serving on `runtime`.
     pub fn start(self, runtime: &tokio::runtime::Handle) -> RunningOtlp {
-        let routes = OtlpGrpc::new(self.state.clone()).router();
-        let mut grpc = Vec::new();
-        if let Some(listener) = self.grpc {
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            grpc.push(runtime.spawn(serve_grpc(routes.clone(), incoming, self.state.clone())));
-        }
-        if let Some(connections) = self.grpc_on_http {
-            // Sockets from the HTTP port's workers, registered again with this runtime.
-            let incoming = futures_util::stream::unfold(connections, |mut connections| async {
-                let stream = connections.recv().await?;
-                Some((tokio::net::TcpStream::from_std(stream), connections))
-            });
-            grpc.push(runtime.spawn(serve_grpc(routes, incoming, self.state.clone())));
-        }
-        RunningOtlp {
-            http: self.http.start(runtime),
-            grpc,
-        }
+        let mut servers = vec![self.http.start(runtime)];
+        servers.extend(self.grpc.map(|grpc| grpc.start(runtime)));
+        RunningOtlp { servers }
     }
 }
 
-/// Serves the OTLP gRPC services on the connections `incoming` yields.
-async fn serve_grpc<I, IO, IE>(
-    routes: tonic::service::Routes,
-    incoming: I,
-    state: Arc<OtlpHttpState>,
-) where
-    I: futures_util::Stream<Item = Result<IO, IE>>,
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + tonic::transport::server::Connected
-        + Unpin
-        + Send
-        + 'static,
-    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let served = tonic::transport::Server::builder()
-        .add_routes(routes)
-        .serve_with_incoming(incoming)
-        .await;
-    if let Err(err) = served {
-        log::error!(
-            "[input:opentelemetry:{}] gRPC server failed: {err}",
-            state.instance
-        );
-    }
+/// The gRPC port: an HTTP listener whose HTTP/2 connections all go to gRPC; an HTTP/1 request
+/// there is told where OTLP/HTTP is.
+fn bind_grpc_port(
+    settings: &OpenTelemetryInput,
+    grpc: &HttpSettings,
+    spawner: GrpcSpawner,
+) -> std::io::Result<BoundServer> {
+    let message = format!(
+        "{{\"error\":\"grpc_only\",\"message\":\"this port serves OTLP/gRPC; OTLP/HTTP is on port {}\"}}\n",
+        settings.port
+    );
+    let configure = move |config: &mut web::ServiceConfig| {
+        let message = message.clone();
+        config.default_service(web::to(move || {
+            let message = message.clone();
+            async move {
+                HttpResponse::NotFound()
+                    .content_type("application/json")
+                    .body(message)
+            }
+        }));
+    };
+    http_server::bind(
+        &settings.listen,
+        settings.grpc_port,
+        grpc,
+        configure,
+        H2::Grpc(spawner),
+    )
+}
+
+/// What each HTTP worker calls to start its gRPC server on its own runtime.
+fn grpc_spawner(state: &Arc<OtlpHttpState>) -> GrpcSpawner {
+    let routes = OtlpGrpc::new(state.clone()).router();
+    let instance = state.instance.clone();
+    Arc::new(move || {
+        let (connections, receiver) = tokio::sync::mpsc::unbounded_channel::<ClientStream>();
+        let incoming = futures_util::stream::unfold(receiver, |mut receiver| async {
+            let stream = receiver.recv().await?;
+            Some((Ok::<_, Infallible>(stream), receiver))
+        });
+        let (routes, instance) = (routes.clone(), instance.clone());
+        tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming(incoming)
+                .await;
+            if let Err(err) = served {
+                log::error!("[input:opentelemetry:{instance}] gRPC server failed: {err}");
+            }
+        });
+        connections
+    })
 }

@@ -1,6 +1,7 @@
-//! The memory that partially received frames may hold across every connection of one Forward
-//! input (`mem_buf_limit`): many slow senders each holding most of a large frame must not add
-//! up to more than that. A connection whose frame would pass the budget is closed.
+//! The memory that partially received frames or request bodies may hold across every
+//! connection of one input (`mem_buf_limit`): many slow senders each holding most of a large
+//! frame or body must not add up to more than that. A Forward connection whose frame would pass
+//! the budget is closed; an HTTP request whose body would, is answered 503 with `Retry-After`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
