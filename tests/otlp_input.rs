@@ -288,11 +288,23 @@ fn tag_settings_and_raw_traces() {
 /// Runs the OpenTelemetry Python SDK client (`tests/clients/otel_sdk_client.py`) against
 /// `endpoint` with `protocol`; returns the IDs it used.
 fn run_sdk(protocol: &str, endpoint: &str) -> Value {
+    run_sdk_with(protocol, endpoint, &[])
+}
+
+/// The same, with environment variables for the client (`VIVO_TEST_CA`, `VIVO_TEST_TOKEN`).
+fn run_sdk_with(protocol: &str, endpoint: &str, env: &[(&str, &str)]) -> Value {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/otel_sdk_client.py");
-    let out = python()
+    let mut command = python();
+    // requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the CA file the exporter sets
+    // on its session (psf/requests#3829): without them it trusts exactly the test CA.
+    command
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE");
+    let out = command
         .arg(script)
         .args([protocol, endpoint])
+        .envs(env.iter().copied())
         .output()
         .expect(
             "python3 runs (`bash .ci/run` sets up target/test-venv with the OpenTelemetry SDK)",
@@ -460,6 +472,61 @@ fn the_opentelemetry_python_sdk_over_grpc_on_the_http_port() {
     assert_eq!(
         post(otlp, "/v1/logs", &[JSON], SPEC_LOGS_JSON.as_bytes()).0,
         200
+    );
+}
+
+#[test]
+fn the_python_sdk_over_tls_with_a_token_on_every_otlp_port() {
+    let pki = common::tls::Pki::new("otlp-tls");
+    let (_service, otlp, grpc, http) =
+        start_otlp(&pki.server_keys("    http_auth_token otlp-t0ken\n"));
+    let ca = pki.ca.display().to_string();
+    let env = [
+        ("VIVO_TEST_CA", ca.as_str()),
+        ("VIVO_TEST_TOKEN", "otlp-t0ken"),
+    ];
+    // OTLP/HTTP over TLS (HTTP/1.1 by ALPN), gRPC over TLS on grpc_port, and gRPC over TLS on
+    // the HTTP port (h2 by ALPN): each export lands, each time in its own entries.
+    let endpoints = [
+        ("http", format!("https://localhost:{}", otlp.port())),
+        ("grpc", format!("localhost:{}", grpc.port())),
+        ("grpc", format!("localhost:{}", otlp.port())),
+    ];
+    for (round, (protocol, endpoint)) in endpoints.iter().enumerate() {
+        let ids = run_sdk_with(protocol, endpoint, &env);
+        let traces = json_lines(http, "/traces");
+        assert_eq!(
+            traces.len(),
+            2 * (round + 1),
+            "{protocol} {endpoint}: one entry per span"
+        );
+        let trace_id = ids["trace_id"].as_str().expect("trace id");
+        assert!(
+            get(http, "/traces").text().contains(trace_id),
+            "{protocol} {endpoint}: trace {trace_id} stored"
+        );
+    }
+    // Without the token: 401 over HTTP, UNAUTHENTICATED over gRPC, nothing stored.
+    let before = get(http, "/logs").lines().len();
+    let refused = python()
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients/otel_sdk_client.py"),
+        )
+        .args(["grpc", &format!("localhost:{}", grpc.port())])
+        .env("VIVO_TEST_CA", &ca)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        !refused.status.success(),
+        "exports without the token must fail"
+    );
+    assert_eq!(get(http, "/logs").lines().len(), before);
+    let series = "vivo_input_rejected_total{input=\"opentelemetry.0\",reason=\"unauthorized\"}";
+    assert!(
+        common::binary::metric(http, series) >= 3,
+        "{}",
+        get(http, "/internal/metrics").text()
     );
 }
 

@@ -14,10 +14,14 @@ It sends, with resource service.name=vivo-test and scope "vivo.test" 1.2:
   and "done" (INFO).
 It prints the trace and span IDs it used as JSON on stdout, and exits non-zero if an export
 failed.
+
+Environment: VIVO_TEST_CA, a CA certificate file, makes it use TLS (ENDPOINT https://... for
+"http"); VIVO_TEST_TOKEN sends "authorization: Bearer <token>" with every export.
 """
 
 import json
 import logging
+import os
 import sys
 
 from opentelemetry import metrics, trace
@@ -34,24 +38,34 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 
 def exporters(protocol, endpoint):
+    ca = os.environ.get("VIVO_TEST_CA")
+    token = os.environ.get("VIVO_TEST_TOKEN")
+    headers = {"authorization": f"Bearer {token}"} if token else None
     if protocol == "http":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+        options = {"timeout": 10, "headers": headers, "certificate_file": ca}
         return (
-            OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=10),
-            OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics", timeout=10),
-            OTLPLogExporter(endpoint=f"{endpoint}/v1/logs", timeout=10),
+            OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", **options),
+            OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics", **options),
+            OTLPLogExporter(endpoint=f"{endpoint}/v1/logs", **options),
         )
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
+    options = {"timeout": 10, "headers": headers, "insecure": ca is None}
+    if ca:
+        import grpc
+
+        with open(ca, "rb") as f:
+            options["credentials"] = grpc.ssl_channel_credentials(root_certificates=f.read())
     return (
-        OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=10),
-        OTLPMetricExporter(endpoint=endpoint, insecure=True, timeout=10),
-        OTLPLogExporter(endpoint=endpoint, insecure=True, timeout=10),
+        OTLPSpanExporter(endpoint=endpoint, **options),
+        OTLPMetricExporter(endpoint=endpoint, **options),
+        OTLPLogExporter(endpoint=endpoint, **options),
     )
 
 

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod forward;
+pub mod tls;
 pub mod vectors;
 
 use std::io::{Read, Write};
