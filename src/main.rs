@@ -90,6 +90,7 @@ See README.md for the full reference.";
 
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
+    raise_file_descriptor_limit();
     let cli = Cli::parse();
     // Logging starts before the configuration is read, holding its lines back until the
     // configured level is known (see `logging`).
@@ -191,5 +192,24 @@ fn disable_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and only sets a process flag.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every reader, follower and producer
+/// is a descriptor, and the common soft default (1024) is far below the listeners' connection
+/// limits. A failure keeps the limit as it was.
+fn raise_file_descriptor_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit read and write the plain struct passed by pointer.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
     }
 }
