@@ -830,3 +830,91 @@ fn yaml_errors_name_line_and_key() {
         "already listens on",
     );
 }
+
+#[test]
+fn listener_keys_of_the_output_and_the_http_inputs() {
+    let config = classic(
+        "[INPUT]\n    name opentelemetry\n    max_connections 7\n    idle_timeout 2\n\
+         \x20   request_timeout 0.5\n    send_timeout 3\n    mem_buf_limit 1M\n\
+         \x20   http_auth_token in-token\n\
+         [INPUT]\n    name http\n    max_connections 9\n    mem_buf_limit 2M\n\
+         [OUTPUT]\n    name vivo_exporter\n    match *\n    http_max_connections 11\n\
+         \x20   http_idle_timeout 4\n    http_request_timeout 5\n    http_send_timeout 6\n\
+         \x20   http_auth_token out-token\n",
+    )
+    .expect("parses");
+    let InputConfig::OpenTelemetry(otlp) = &config.inputs[0] else {
+        panic!("opentelemetry first")
+    };
+    assert_eq!(
+        otlp.listener,
+        HttpListener {
+            max_connections: 7,
+            idle_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_millis(500),
+            send_timeout: Duration::from_secs(3),
+            tls: None,
+            auth_token: Some(Secret::new("in-token".into())),
+        }
+    );
+    assert_eq!(otlp.mem_buf_limit, 1_000_000);
+    let InputConfig::Http(http) = &config.inputs[1] else {
+        panic!("http second")
+    };
+    assert_eq!(http.listener.max_connections, 9);
+    assert_eq!(http.listener.idle_timeout, Duration::from_secs(75));
+    assert_eq!(http.mem_buf_limit, 2_000_000);
+    assert_eq!(
+        config.outputs[0].listener,
+        HttpListener {
+            max_connections: 11,
+            idle_timeout: Duration::from_secs(4),
+            request_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(6),
+            tls: None,
+            auth_token: Some(Secret::new("out-token".into())),
+        }
+    );
+}
+
+#[test]
+fn listener_key_errors_name_line_and_key() {
+    let output = "[OUTPUT]\n    name vivo_exporter\n    match *\n";
+    classic_error(
+        &format!("{output}    http_max_connections 0\n"),
+        Some(4),
+        Some("http_max_connections"),
+        "",
+    );
+    classic_error(
+        &format!("{output}    http_send_timeout 0\n"),
+        Some(4),
+        Some("http_send_timeout"),
+        "greater than 0",
+    );
+    // The output's keys carry the prefix; the inputs' do not, and take no prefixed form.
+    classic_error(
+        &format!("{output}    max_connections 5\n"),
+        Some(4),
+        Some("max_connections"),
+        "unknown key",
+    );
+    classic_error(
+        "[INPUT]\n    name http\n    http_max_connections 5\n",
+        Some(3),
+        Some("http_max_connections"),
+        "unknown key",
+    );
+    classic_error(
+        &format!("{output}    tls.min_version TLSv1.1\n"),
+        Some(4),
+        Some("tls.min_version"),
+        "only TLSv1.2 and TLSv1.3",
+    );
+    classic_error(
+        &format!("{output}    tls.ciphers HIGH\n"),
+        Some(4),
+        Some("tls.ciphers"),
+        "not configurable",
+    );
+}
