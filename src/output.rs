@@ -12,6 +12,11 @@ pub struct ReadSettings {
     pub empty_stream_on_read: bool,
     /// `http_cors_allow_origin`: when set, sent as `Access-Control-Allow-Origin` with the other CORS headers.
     pub cors_allow_origin: Option<String>,
+    /// `http_max_wait`: the longest a long-poll waits, whatever its `wait` asks.
+    pub max_wait: std::time::Duration,
+    /// `Cache-Control` of closed ranges (`public, max-age=N`) with `http_cache_max_age` above
+    /// 0; `None`: `no-store`, as for every other answer.
+    pub cache_control: Option<actix_web::http::header::HeaderValue>,
 }
 
 /// A `vivo_exporter` output: the streams one HTTP listener serves and the tags it takes.

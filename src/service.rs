@@ -366,6 +366,13 @@ fn build_outputs(config: &Config, telemetry: &Telemetry) -> Result<Arc<[VivoOutp
             let settings = ReadSettings {
                 empty_stream_on_read: o.empty_stream_on_read,
                 cors_allow_origin: o.http_cors_allow_origin.clone(),
+                max_wait: o.http_max_wait,
+                cache_control: (o.http_cache_max_age > 0)
+                    .then(|| {
+                        let value = format!("public, max-age={}", o.http_cache_max_age);
+                        actix_web::http::header::HeaderValue::from_str(&value).ok()
+                    })
+                    .flatten(),
             };
             Ok(VivoOutput::new(
                 o.instance.clone(),

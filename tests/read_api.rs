@@ -189,9 +189,13 @@ fn cors_headers_when_configured() {
         response.header("Access-Control-Allow-Headers"),
         Some("Origin, X-Requested-With, Content-Type, Accept")
     );
+    // The era-A three first (what the Vivo UI reads), then the validators and restart headers.
     assert_eq!(
         response.header("Access-Control-Expose-Headers"),
-        Some("vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id")
+        Some(
+            "vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id, \
+             vivo-stream-oldest-id, vivo-stream-generation, etag"
+        )
     );
     let preflight = request(
         addr,

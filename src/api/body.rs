@@ -1,5 +1,7 @@
-//! Response bodies: the stored entries of a stream read, or a small fixed text.
+//! Response bodies: the stored entries of a stream read, a small fixed text, or a live follow
+//! ([`super::follow::FollowBody`]) that goes on as entries are published.
 
+use super::follow::FollowBody;
 use crate::http::MAX_BODY_PIECE;
 use crate::stream::Snapshot;
 use actix_web::body::{BodySize, MessageBody};
@@ -9,11 +11,19 @@ use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// A response body: `Bytes` pieces handed to actix as they are, with their total length known
-/// up front (so the response carries `Content-Length`, HEAD included).
-pub struct ApiBody {
-    pieces: std::vec::IntoIter<Bytes>,
-    remaining: u64,
+/// A response body. A fixed one is `Bytes` pieces handed to actix as they are, with their
+/// total length known up front (so the response carries `Content-Length`, HEAD included); a
+/// live one has no length and is sent chunked.
+pub enum ApiBody {
+    /// A complete answer.
+    Fixed {
+        /// What is left to send.
+        pieces: std::vec::IntoIter<Bytes>,
+        /// Its length.
+        remaining: u64,
+    },
+    /// A follow (NDJSON or Server-Sent Events).
+    Live(Box<FollowBody>),
 }
 
 impl ApiBody {
@@ -36,7 +46,7 @@ impl ApiBody {
     }
 
     fn from_pieces(pieces: Vec<Bytes>) -> Self {
-        ApiBody {
+        ApiBody::Fixed {
             remaining: pieces.iter().map(|p| p.len() as u64).sum(),
             pieces: pieces.into_iter(),
         }
@@ -47,17 +57,22 @@ impl MessageBody for ApiBody {
     type Error = Infallible;
 
     fn size(&self) -> BodySize {
-        BodySize::Sized(self.remaining)
+        match self {
+            ApiBody::Fixed { remaining, .. } => BodySize::Sized(*remaining),
+            ApiBody::Live(_) => BodySize::Stream,
+        }
     }
 
     fn poll_next(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Infallible>>> {
-        let this = self.get_mut();
-        Poll::Ready(this.pieces.next().map(|piece| {
-            this.remaining -= piece.len() as u64;
-            Ok(piece)
-        }))
+        match self.get_mut() {
+            ApiBody::Fixed { pieces, remaining } => Poll::Ready(pieces.next().map(|piece| {
+                *remaining -= piece.len() as u64;
+                Ok(piece)
+            })),
+            ApiBody::Live(follow) => follow.poll_piece(cx).map(|piece| piece.map(Ok)),
+        }
     }
 }

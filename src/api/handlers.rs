@@ -2,8 +2,12 @@
 //! for everything else (404, 405, 400).
 
 use super::body::ApiBody;
-use super::query::parse_selection;
+use super::follow::{FollowBody, FollowFormat};
+use super::query::{parse_live, parse_selection};
 use super::ApiState;
+use crate::stream::Selection;
+use std::sync::Arc;
+use std::time::Duration;
 use crate::signal::Signal;
 use crate::telemetry::exposition::Format;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -14,15 +18,126 @@ use actix_web::{HttpRequest, HttpResponse};
 const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
 /// The headers the CORS exposure list names, so browser clients can read them.
-const EXPOSED: HeaderValue =
-    HeaderValue::from_static("vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id");
+const EXPOSED: HeaderValue = HeaderValue::from_static(
+    "vivo-stream-start-id, vivo-stream-end-id, vivo-stream-next-id, vivo-stream-oldest-id, \
+     vivo-stream-generation, etag",
+);
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 const START_ID: HeaderName = HeaderName::from_static("vivo-stream-start-id");
+const GENERATION: HeaderName = HeaderName::from_static("vivo-stream-generation");
+const OLDEST_ID: HeaderName = HeaderName::from_static("vivo-stream-oldest-id");
 const END_ID: HeaderName = HeaderName::from_static("vivo-stream-end-id");
 const NEXT_ID: HeaderName = HeaderName::from_static("vivo-stream-next-id");
+
+/// How a stream request is to be answered.
+pub enum StreamAnswer {
+    /// Now, with this response (a plain read, or an error).
+    Now(HttpResponse<ApiBody>),
+    /// A long-poll: once `selection` would serve something, or after `wait`, as a plain read.
+    Wait {
+        /// What the read asks for.
+        selection: Selection,
+        /// How long it may wait (capped at `http_max_wait`).
+        wait: Duration,
+    },
+    /// A follow in `format`, from entry `from` (`None`: the oldest held) to `last`.
+    Follow {
+        /// NDJSON or Server-Sent Events.
+        format: FollowFormat,
+        /// The first entry wanted.
+        from: Option<u64>,
+        /// The last entry wanted, if any.
+        last: Option<u64>,
+    },
+}
+
+/// Sorts a stream request into a plain read, a long-poll or a follow. SSE is asked for with
+/// `Accept: text/event-stream` (a browser's `EventSource`; it resumes with `Last-Event-ID`),
+/// NDJSON follow with `follow=true`, a long-poll with `wait=`. HEAD is always a plain read.
+pub fn classify(req: &HttpRequest, state: &ApiState, signal: Signal) -> StreamAnswer {
+    if *req.method() != Method::GET {
+        return StreamAnswer::Now(read_stream(req, state, signal));
+    }
+    let (selection, live) = match (
+        parse_selection(req.query_string()),
+        parse_live(req.query_string()),
+    ) {
+        (Ok(selection), Ok(live)) => (selection, live),
+        (Err(bad), _) => return StreamAnswer::Now(bad_request(state, &bad.to_string())),
+        (_, Err(bad)) => return StreamAnswer::Now(bad_request(state, &bad.to_string())),
+    };
+    let sse = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+    if sse || live.follow {
+        let resumed = req
+            .headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|id| id + 1);
+        let from = resumed.or(selection.from.filter(|&f| f > 0).map(|f| f as u64));
+        return StreamAnswer::Follow {
+            format: if sse {
+                FollowFormat::Sse
+            } else {
+                FollowFormat::NdJson
+            },
+            from,
+            last: selection.to.filter(|&t| t > 0).map(|t| t as u64),
+        };
+    }
+    match live.wait {
+        Some(wait) if !wait.is_zero() => StreamAnswer::Wait {
+            selection,
+            wait: wait.min(state.output().settings.max_wait),
+        },
+        _ => StreamAnswer::Now(read_stream(req, state, signal)),
+    }
+}
+
+/// The answer of a follow: 200 with a body that goes on as entries are published.
+pub fn follow(
+    state: Arc<ApiState>,
+    signal: Signal,
+    format: FollowFormat,
+    from: Option<u64>,
+    last: Option<u64>,
+) -> HttpResponse<ApiBody> {
+    let from = from.unwrap_or_else(|| state.output().stream(signal).peek().oldest_id());
+    let content_type = match format {
+        FollowFormat::NdJson => "application/x-ndjson",
+        FollowFormat::Sse => "text/event-stream",
+    };
+    let body = FollowBody::new(state.clone(), signal, format, from, last);
+    let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::Live(Box::new(body)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    // Reverse proxies (nginx) would otherwise hold the events back in their buffers.
+    headers.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    state.add_cors(headers, true);
+    response
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak or strong, RFC 9110 §13.1.2), or is `*`.
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+fn bad_request(state: &ApiState, message: &str) -> HttpResponse<ApiBody> {
+    error(state, StatusCode::BAD_REQUEST, "bad_request", message)
+}
 
 /// `/logs`, `/metrics`, `/traces`: the entries `from`/`to`/`limit` select, with the Vivo headers.
 /// HEAD builds the same answer (actix sends its headers, `Content-Length` included, and not
@@ -50,11 +165,43 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, signal: Signal) -> HttpR
     // short-lived guard on the snapshot is enough here.
     let snapshot = output.stream(signal).peek();
     let served = selection.resolve(snapshot.oldest_id(), snapshot.next_id());
-    let mut response =
-        HttpResponse::with_body(StatusCode::OK, ApiBody::entries(&snapshot, served.clone()));
+    // Entries never change once published: within one start, equal IDs mean equal bytes.
+    let etag = match &served {
+        Some(ids) => format!("\"{:x}-{}-{}\"", state.generation, ids.start(), ids.end()),
+        None => format!("\"{:x}-n{}\"", state.generation, snapshot.next_id()),
+    };
+    let not_modified = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .any(|list| etag_matches(list, &etag));
+    let (status, body) = match not_modified {
+        true => (StatusCode::NOT_MODIFIED, ApiBody::empty()),
+        false => (StatusCode::OK, ApiBody::entries(&snapshot, served.clone())),
+    };
+    let mut response = HttpResponse::with_body(status, body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, JSON);
-    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    if !not_modified {
+        headers.insert(header::CONTENT_TYPE, JSON);
+    }
+    // A closed range (`to` below the next ID) only ever loses entries to eviction: with
+    // `http_cache_max_age`, HTTP caches may keep it.
+    let closed = selection
+        .to
+        .is_some_and(|to| to > 0 && (to as u64) < snapshot.next_id());
+    let cacheable = closed && !output.settings.empty_stream_on_read;
+    headers.insert(
+        header::CACHE_CONTROL,
+        match (&output.settings.cache_control, cacheable) {
+            (Some(max_age), true) => max_age.clone(),
+            _ => NO_STORE,
+        },
+    );
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(GENERATION, state.generation_header.clone());
+    headers.insert(OLDEST_ID, HeaderValue::from(snapshot.oldest_id()));
     state.add_cors(headers, true);
     let next_id = match &served {
         Some(ids) => {
@@ -65,7 +212,7 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, signal: Signal) -> HttpR
         None => snapshot.next_id(),
     };
     headers.insert(NEXT_ID, HeaderValue::from(next_id));
-    if is_get && output.settings.empty_stream_on_read {
+    if is_get && !not_modified && output.settings.empty_stream_on_read {
         if let Some(ids) = &served {
             // The body holds the served bytes, so deleting them from the stream is safe now.
             output.delete_through(signal, *ids.end());

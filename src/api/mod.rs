@@ -13,6 +13,7 @@
 //! shared between workers but the stream snapshot.
 
 mod body;
+mod follow;
 mod handlers;
 mod query;
 
@@ -26,6 +27,9 @@ use crate::telemetry::Telemetry;
 use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpRequest, HttpResponse};
 use body::ApiBody;
+use futures_util::future::{Either, LocalBoxFuture};
+use handlers::StreamAnswer;
+use std::future::ready;
 use std::sync::Arc;
 
 /// What every handler of one server needs: its output and the service's counters.
@@ -39,6 +43,11 @@ pub struct ApiState {
     answered: Vec<(u16, prometheus_client::metrics::counter::Counter)>,
     /// `http_auth_token`.
     auth_token: Option<Secret>,
+    /// This start's generation: entry IDs restart with every start, so validators and
+    /// clients need to tell starts apart.
+    generation: u64,
+    /// The same as a header value, made once.
+    generation_header: HeaderValue,
 }
 
 impl ApiState {
@@ -71,7 +80,7 @@ impl ApiState {
 }
 
 /// The status codes the read API answers with.
-const STATUSES: [u16; 7] = [200, 204, 400, 401, 404, 405, 500];
+const STATUSES: [u16; 8] = [200, 204, 304, 400, 401, 404, 405, 500];
 
 /// Binds the read API of output `index` on `host:port` with `settings`, asking for
 /// `auth_token` when set. Fails if the address cannot be bound or `http_cors_allow_origin` is
@@ -94,6 +103,7 @@ pub fn bind(
         None => None,
     };
     let output = outputs[index].instance.clone();
+    let generation = new_generation();
     let answered = STATUSES
         .iter()
         .map(|&status| (status, telemetry.read_requests(&output, status)))
@@ -105,6 +115,9 @@ pub fn bind(
         cors_origin,
         answered,
         auth_token,
+        generation,
+        generation_header: HeaderValue::from_str(&format!("{generation:x}"))
+            .expect("hex digits are a valid header value"),
     });
     http::bind(
         host,
@@ -113,6 +126,15 @@ pub fn bind(
         move |config| routes(config, &state),
         H2::Serve,
     )
+}
+
+/// A generation no earlier start had: random, or the start time if no randomness is available.
+fn new_generation() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    })
 }
 
 /// Counts `response` by its status and passes it on.
@@ -140,14 +162,29 @@ fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
         let state = state.clone();
         web::to(move |req: HttpRequest| std::future::ready(counted(&state, endpoint(&req, &state))))
     };
+    // A plain read is answered at once, touching no shared reference count; only a
+    // long-poll or a follow takes its own handle on the state, to outlive the call.
     let stream = |signal: Signal| {
         let state = state.clone();
         web::to(move |req: HttpRequest| {
-            let response = match state.admits(&req) {
-                true => handlers::read_stream(&req, &state, signal),
-                false => handlers::unauthorized(&state),
+            let answer = match state.admits(&req) {
+                true => handlers::classify(&req, &state, signal),
+                false => StreamAnswer::Now(handlers::unauthorized(&state)),
             };
-            std::future::ready(counted(&state, response))
+            match answer {
+                StreamAnswer::Now(response) => Either::Left(ready(counted(&state, response))),
+                StreamAnswer::Follow { format, from, last } => {
+                    let response = handlers::follow(state.clone(), signal, format, from, last);
+                    Either::Left(ready(counted(&state, response)))
+                }
+                StreamAnswer::Wait { selection, wait } => {
+                    let state = state.clone();
+                    Either::Right(Box::pin(async move {
+                        follow::wait_for_entries(&state, signal, selection, wait).await;
+                        counted(&state, handlers::read_stream(&req, &state, signal))
+                    }) as LocalBoxFuture<'static, _>)
+                }
+            }
         })
     };
     config

@@ -1,4 +1,7 @@
-//! Parsing `from`, `to` and `limit` out of a query string, properly (spec §13.2).
+//! Parsing `from`, `to` and `limit` out of a query string, properly (spec §13.2), and the
+//! live-read parameters `wait` and `follow`.
+
+use std::time::Duration;
 
 use crate::stream::Selection;
 
@@ -49,6 +52,76 @@ pub fn parse_selection(query: &str) -> Result<Selection, BadParameter> {
     Ok(selection)
 }
 
+/// A live-read parameter that is present but malformed: answered with 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLiveParameter {
+    /// The parameter's name.
+    pub name: &'static str,
+    /// The value as sent (after percent-decoding).
+    pub value: String,
+}
+
+impl std::fmt::Display for BadLiveParameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name {
+            "wait" => write!(
+                f,
+                "query parameter 'wait' must be a time such as 30, 30s or 500ms, got '{}'",
+                self.value
+            ),
+            _ => write!(
+                f,
+                "query parameter '{}' must be true or false, got '{}'",
+                self.name, self.value
+            ),
+        }
+    }
+}
+
+/// The live-read parameters of a request: `wait` (a long-poll's longest wait) and `follow`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveParameters {
+    /// `wait=30`, `wait=30s`, `wait=500ms`: wait up to this long for an entry.
+    pub wait: Option<Duration>,
+    /// `follow=true` (also `1`, `yes`, `on`): stream entries as they are published.
+    pub follow: bool,
+}
+
+/// Reads `wait` and `follow` from a raw query string (first occurrence wins).
+pub fn parse_live(query: &str) -> Result<LiveParameters, BadLiveParameter> {
+    let mut live = LiveParameters::default();
+    let (mut seen_wait, mut seen_follow) = (false, false);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let bad = |name| BadLiveParameter {
+            name,
+            value: value.to_string(),
+        };
+        match key.as_ref() {
+            "wait" if !seen_wait => {
+                seen_wait = true;
+                live.wait = Some(parse_wait(&value).ok_or_else(|| bad("wait"))?);
+            }
+            "follow" if !seen_follow => {
+                seen_follow = true;
+                live.follow = match value.to_ascii_lowercase().as_str() {
+                    "1" | "" => true,
+                    "0" => false,
+                    other => crate::config::values::boolean(other).map_err(|_| bad("follow"))?,
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(live)
+}
+
+/// Seconds (`30`, `1.5`) or a time with its unit (`30s`, `500ms`, `1m`).
+fn parse_wait(text: &str) -> Option<Duration> {
+    crate::config::values::seconds(text)
+        .ok()
+        .or_else(|| humantime::parse_duration(text).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +167,21 @@ mod tests {
         let err = parse_selection("limit=ten").unwrap_err();
         assert_eq!(err.name, "limit");
         assert_eq!(err.value, "ten");
+    }
+
+    #[test]
+    fn live_parameters() {
+        assert_eq!(parse_live("").unwrap(), LiveParameters::default());
+        let live = parse_live("from=3&wait=30&follow=true").unwrap();
+        assert_eq!(live.wait, Some(Duration::from_secs(30)));
+        assert!(live.follow);
+        for (text, ms) in [("30s", 30_000), ("500ms", 500), ("1.5", 1500), ("1m", 60_000)] {
+            let live = parse_live(&format!("wait={text}")).unwrap();
+            assert_eq!(live.wait, Some(Duration::from_millis(ms)), "{text}");
+        }
+        assert!(!parse_live("follow=0").unwrap().follow);
+        assert_eq!(parse_live("wait=soon").unwrap_err().name, "wait");
+        assert_eq!(parse_live("follow=maybe").unwrap_err().name, "follow");
+        assert!(parse_live("wait=-1").is_err());
     }
 }

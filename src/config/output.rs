@@ -34,6 +34,10 @@ pub struct VivoOutputConfig {
     pub max_entry_size: Option<u64>,
     /// `max_entry_records`: the most records one batch (one entry) may hold.
     pub max_entry_records: u64,
+    /// `http_cache_max_age`: seconds HTTP caches may keep a closed range (0: `no-store`).
+    pub http_cache_max_age: u64,
+    /// `http_max_wait`: the longest a long-poll (`wait=`) waits.
+    pub http_max_wait: std::time::Duration,
     /// The read API listener's limits, timeouts, TLS and token (`http_max_connections`,
     /// `http_idle_timeout`, `http_request_timeout`, `http_send_timeout`, `tls*`,
     /// `http_auth_token`).
@@ -63,6 +67,8 @@ impl VivoOutputConfig {
             port: 2025,
             max_entry_size: None,
             max_entry_records: 1_000_000,
+            http_max_wait: std::time::Duration::from_secs(60),
+            http_cache_max_age: 0,
             listener: HttpListener::with_max_connections(READ_API_MAX_CONNECTIONS),
         }
     }
@@ -111,6 +117,8 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             }
             "host" => output.host = property.parse(values::host)?,
             "port" => output.port = property.parse(values::unsigned)?,
+            "http_cache_max_age" => output.http_cache_max_age = property.parse(values::unsigned)?,
+            "http_max_wait" => output.http_max_wait = property.parse(values::seconds)?,
             "max_entry_size" => output.max_entry_size = Some(property.parse(values::size)?),
             "max_entry_records" => {
                 output.max_entry_records = property.parse(values::unsigned_in(1, u64::MAX))?

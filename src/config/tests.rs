@@ -155,6 +155,8 @@ fn seed_full_expected(origin: &str) -> Config {
             port: 2025,
             max_entry_size: None,
             max_entry_records: 1_000_000,
+            http_max_wait: Duration::from_secs(60),
+            http_cache_max_age: 0,
             listener: read_api_listener_defaults(),
         }],
         origin: origin.into(),

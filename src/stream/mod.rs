@@ -3,6 +3,8 @@
 //! One [`Stream`] per signal. Writers (the pipeline's publisher, and `empty_stream_on_read`
 //! deletions) serialise on a short critical section that assigns IDs, evicts and swaps in a new
 //! [`Snapshot`]; readers load the current snapshot through `arc-swap` and never take a lock.
+//! Readers waiting for new entries (long-polls, followers) wait on the stream's
+//! [`Stream::published`] notification, fired once per publish.
 
 mod segment;
 mod selection;
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Stream {
     current: ArcSwap<Snapshot>,
     writer: Mutex<Writer>,
+    published: Arc<tokio::sync::Notify>,
 }
 
 /// What happened to the stream in one call, for the service's counters.
@@ -56,7 +59,15 @@ impl Stream {
                 bytes: 0,
             }),
             current: ArcSwap::from_pointee(empty),
+            published: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified (every waiter at once) after each publish that added entries. A waiter must
+    /// enable its `Notified` before it looks at the snapshot, so a publish in between is not
+    /// missed.
+    pub fn published(&self) -> &Arc<tokio::sync::Notify> {
+        &self.published
     }
 
     /// The current snapshot, to be held for as long as needed. Lock-free.
@@ -86,6 +97,10 @@ impl Stream {
         }
         let ids = first..writer.next;
         self.current.store(Arc::new(writer.snapshot()));
+        drop(writer);
+        if !ids.is_empty() {
+            self.published.notify_waiters();
+        }
         (ids, change)
     }
 
