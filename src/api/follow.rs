@@ -44,7 +44,12 @@ pub enum FollowFormat {
 
 /// Waits until `selection` would serve something from the stream (an entry at or after its
 /// `from` is published), or `wait` runs out. Returns at once when it already would.
-pub async fn wait_for_entries(state: &ApiState, signal: Signal, selection: Selection, wait: Duration) {
+pub async fn wait_for_entries(
+    state: &ApiState,
+    signal: Signal,
+    selection: Selection,
+    wait: Duration,
+) {
     let stream = state.output().stream(signal);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -102,8 +107,8 @@ impl FollowBody {
         from: u64,
         last: Option<u64>,
     ) -> Self {
-        let heartbeat = (format == FollowFormat::Sse)
-            .then(|| Box::pin(tokio::time::sleep(HEARTBEAT)));
+        let heartbeat =
+            (format == FollowFormat::Sse).then(|| Box::pin(tokio::time::sleep(HEARTBEAT)));
         FollowBody {
             state,
             signal,
@@ -152,7 +157,8 @@ impl FollowBody {
                     heartbeat
                         .as_mut()
                         .reset(tokio::time::Instant::now() + HEARTBEAT);
-                    self.pending.push_back(Bytes::from_static(b": heartbeat\n\n"));
+                    self.pending
+                        .push_back(Bytes::from_static(b": heartbeat\n\n"));
                     continue;
                 }
             }
@@ -188,9 +194,7 @@ impl FollowBody {
         }
         let ids = self.cursor..=end - 1;
         match self.format {
-            FollowFormat::NdJson => self
-                .pending
-                .extend(snapshot.pieces(ids, MAX_BODY_PIECE)),
+            FollowFormat::NdJson => self.pending.extend(snapshot.pieces(ids, MAX_BODY_PIECE)),
             FollowFormat::Sse => self.pending.push_back(events(snapshot, ids, bytes)),
         }
         self.cursor = end;

@@ -5,14 +5,14 @@ use super::body::ApiBody;
 use super::follow::{FollowBody, FollowFormat};
 use super::query::{parse_live, parse_selection};
 use super::ApiState;
-use crate::stream::Selection;
-use std::sync::Arc;
-use std::time::Duration;
 use crate::signal::Signal;
+use crate::stream::Selection;
 use crate::telemetry::exposition::Format;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The methods every endpoint answers.
 const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");

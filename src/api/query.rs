@@ -175,7 +175,12 @@ mod tests {
         let live = parse_live("from=3&wait=30&follow=true").unwrap();
         assert_eq!(live.wait, Some(Duration::from_secs(30)));
         assert!(live.follow);
-        for (text, ms) in [("30s", 30_000), ("500ms", 500), ("1.5", 1500), ("1m", 60_000)] {
+        for (text, ms) in [
+            ("30s", 30_000),
+            ("500ms", 500),
+            ("1.5", 1500),
+            ("1m", 60_000),
+        ] {
             let live = parse_live(&format!("wait={text}")).unwrap();
             assert_eq!(live.wait, Some(Duration::from_millis(ms)), "{text}");
         }
