@@ -401,7 +401,10 @@ fn bind_read_apis(
                 0 => default_http_workers(),
                 n => n,
             };
-            let settings = http_settings(&o.instance, workers, &o.listener, config, telemetry);
+            let settings = HttpSettings {
+                compress: o.http_compression,
+                ..http_settings(&o.instance, workers, &o.listener, config, telemetry)
+            };
             api::bind(
                 outputs.clone(),
                 index,

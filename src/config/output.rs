@@ -36,6 +36,8 @@ pub struct VivoOutputConfig {
     pub max_entry_records: u64,
     /// `http_cache_max_age`: seconds HTTP caches may keep a closed range (0: `no-store`).
     pub http_cache_max_age: u64,
+    /// `http_compression`: compress answers for clients that ask (`Accept-Encoding`).
+    pub http_compression: bool,
     /// `http_max_wait`: the longest a long-poll (`wait=`) waits.
     pub http_max_wait: std::time::Duration,
     /// The read API listener's limits, timeouts, TLS and token (`http_max_connections`,
@@ -69,6 +71,7 @@ impl VivoOutputConfig {
             max_entry_records: 1_000_000,
             http_max_wait: std::time::Duration::from_secs(60),
             http_cache_max_age: 0,
+            http_compression: true,
             listener: HttpListener::with_max_connections(READ_API_MAX_CONNECTIONS),
         }
     }
@@ -118,6 +121,7 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             "host" => output.host = property.parse(values::host)?,
             "port" => output.port = property.parse(values::unsigned)?,
             "http_cache_max_age" => output.http_cache_max_age = property.parse(values::unsigned)?,
+            "http_compression" => output.http_compression = property.parse(values::boolean)?,
             "http_max_wait" => output.http_max_wait = property.parse(values::seconds)?,
             "max_entry_size" => output.max_entry_size = Some(property.parse(values::size)?),
             "max_entry_records" => {

@@ -25,6 +25,7 @@ use std::time::Duration;
 use actix_http::{HttpService, Protocol};
 use actix_service::{fn_factory, fn_service, map_config, Service, ServiceFactory};
 use actix_web::dev::{AppConfig, Server, ServerHandle};
+use actix_web::middleware::{Compress, Condition};
 use actix_web::{web, App};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
@@ -63,6 +64,10 @@ pub struct HttpSettings {
     pub send_timeout: Duration,
     /// TLS for every connection, when configured.
     pub tls: Option<TlsServer>,
+    /// Compress answers (gzip, zstd, br, deflate) for clients whose `Accept-Encoding` asks,
+    /// chunk by chunk as the body is sent (actix-web's `Compress`: gzip at flate2's fast
+    /// level, zstd level 3, brotli quality 3). Others get the stored bytes as they are.
+    pub compress: bool,
 }
 
 /// What a listener does with HTTP/2 connections.
@@ -110,6 +115,7 @@ impl HttpSettings {
             shutdown_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(60),
             tls: None,
+            compress: false,
         }
     }
 }
@@ -178,8 +184,11 @@ where
     let builder = actix_server::Server::build();
     // Lets idle keep-alive connections close at once when a stop begins, as HttpServer does.
     let stopping = builder.graceful_shutdown_signal();
+    let compress = settings.compress;
     let factory = move || {
-        let app = App::new().configure(configure.clone());
+        let app = App::new()
+            .wrap(Condition::new(compress, Compress::default()))
+            .configure(configure.clone());
         let stopping = stopping.clone();
         let http_factory = HttpService::<ClientStream, _, _, _, _>::build()
             .graceful_shutdown_signal(move || {
