@@ -145,6 +145,12 @@ fn bind_grpc_port(
 fn grpc_spawner(state: &Arc<OtlpHttpState>) -> GrpcSpawner {
     let routes = OtlpGrpc::new(state.clone()).router();
     let instance = state.instance.clone();
+    // hyper's HTTP/2 has no timeout for a head or a first request: a client that opens a
+    // connection and stalls (before any request, or mid-head) is found by PING instead, sent
+    // once the connection has been silent for idle_timeout, and cut off when the answer has not
+    // come within request_timeout. A client that answers stays, as actix's HTTP/2 does.
+    let ping_every = state.settings.listener.idle_timeout;
+    let answer_within = state.settings.listener.request_timeout;
     Arc::new(move || {
         let (connections, receiver) = tokio::sync::mpsc::unbounded_channel::<ClientStream>();
         let incoming = futures_util::stream::unfold(receiver, |mut receiver| async {
@@ -154,6 +160,8 @@ fn grpc_spawner(state: &Arc<OtlpHttpState>) -> GrpcSpawner {
         let (routes, instance) = (routes.clone(), instance.clone());
         tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(ping_every))
+                .http2_keepalive_timeout(Some(answer_within))
                 .add_routes(routes)
                 .serve_with_incoming(incoming)
                 .await;
