@@ -1,5 +1,7 @@
 //! The real binary at run time, for the behaviours only a whole process shows: how it stops
-//! (SIGINT like SIGTERM, and promptly with a short `grace`), the Forward input's Unix socket
+//! (SIGINT like SIGTERM, and promptly with a short `grace`; during a stop, a read made after
+//! the signal has every event acknowledged before it and a read in flight is answered whole,
+//! then the exit is 0; a second signal exits at once with 1), the Forward input's Unix socket
 //! (`unix_path` with `unix_perm`, removed at stop), several outputs each on its own port,
 //! `match_regex` routing, whether `log_level` in the file silences every line (the load-time
 //! ones included), exit code 1 with nothing announced when a listen fails, and
@@ -310,4 +312,167 @@ fn json_escape_unicode_off_writes_raw_utf8_and_on_escapes() {
             "\\u escapes by default: {line}"
         );
     }
+}
+
+/// The address a `[input:KIND:NAME] listening on ADDR…` line names (the ports asked were 0).
+fn input_addr(running: &Running, prefix: &str) -> SocketAddr {
+    let log = running.wait_log(prefix);
+    let line = log
+        .lines()
+        .find(|line| line.contains(prefix))
+        .expect("the listening line");
+    let rest = &line[line.find(prefix).expect("prefix") + prefix.len()..];
+    rest.split_whitespace()
+        .next()
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
+/// The binary with a Forward and an HTTP JSON input, both on ephemeral ports, and `grace`;
+/// with the two inputs' addresses.
+fn start_for_stop(name: &str, grace: u32) -> (Running, SocketAddr, SocketAddr) {
+    let running = start(
+        name,
+        &format!(
+            "[SERVICE]\n    flush 0.05\n    grace {grace}\n\
+             [INPUT]\n    name forward\n    listen 127.0.0.1\n    port 0\n\
+             [INPUT]\n    name http\n    listen 127.0.0.1\n    port 0\n\
+             [OUTPUT]\n    name vivo_exporter\n    match *\n    stream_queue_size 64M\n"
+        ),
+    );
+    let forward = input_addr(&running, "[input:forward:forward.0] listening on ");
+    let json = input_addr(&running, "[input:http:http.0] listening on ");
+    (running, forward, json)
+}
+
+/// A request to the HTTP JSON input whose body never comes whole: while it is in flight, a
+/// stop waits for it (up to `grace`) before it goes on, and the read API still serves.
+fn hold_a_request(json: SocketAddr) -> TcpStream {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(json).expect("connect to the HTTP input");
+    stream
+        .write_all(
+            b"POST /held HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"held\":",
+        )
+        .expect("send part of a request");
+    // Let the server take it up.
+    std::thread::sleep(Duration::from_millis(300));
+    stream
+}
+
+/// A Forward message of one record `{"msg": text}` asking for the ack `chunk`.
+fn acked_message(chunk: &str, text: &str) -> Vec<u8> {
+    use common::forward::{arr, map, s, uint};
+    arr(&[
+        s("stop.test"),
+        arr(&[arr(&[uint(1_700_000_000), map(&[("msg", s(text))])])]),
+        map(&[("chunk", s(chunk))]),
+    ])
+}
+
+#[test]
+fn events_acknowledged_before_sigterm_are_read_after_it_and_the_exit_is_0() {
+    use common::forward::{ack, read_reply};
+    use std::io::{Read, Write};
+
+    let (mut running, forward, json) = start_for_stop("stop-reads.conf", 10);
+    let http = running.http;
+    // About 8 MB in 1 MB entries, so that a whole read of them is still being sent when the
+    // signal comes.
+    let mut producer = TcpStream::connect(forward).expect("connect to the forward input");
+    producer
+        .set_read_timeout(Some(PATIENCE))
+        .expect("read timeout");
+    let big = "x".repeat(1_000_000);
+    for n in 0..8 {
+        let chunk = format!("fill-{n}");
+        producer
+            .write_all(&acked_message(&chunk, &big))
+            .expect("send");
+        assert_eq!(read_reply(&mut producer), ack(&chunk));
+    }
+    // A read in flight: its head and the first bytes of its body.
+    let mut in_flight = TcpStream::connect(http).expect("connect to the read API");
+    in_flight
+        .set_read_timeout(Some(PATIENCE))
+        .expect("read timeout");
+    in_flight
+        .write_all(b"GET /logs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send the read");
+    let mut first = vec![0u8; 65536];
+    in_flight.read_exact(&mut first).expect("the first bytes");
+    let held = hold_a_request(json);
+    // Twenty events acknowledged, the last just before the signal.
+    let acked: Vec<String> = (0..20).map(|n| format!("acked-{n}")).collect();
+    for text in &acked {
+        producer
+            .write_all(&acked_message(text, text))
+            .expect("send");
+        assert_eq!(read_reply(&mut producer), ack(text));
+    }
+    running.signal("TERM");
+    running.wait_log("caught signal (SIGTERM)");
+    // The stop has begun: the inputs take nothing more...
+    wait_for(PATIENCE, || {
+        TcpStream::connect(forward).is_err().then_some(())
+    });
+    // ...and a read made now has every event acknowledged before the signal.
+    let body = get(http, "/logs?from=8").text();
+    for text in &acked {
+        assert!(body.contains(&format!("\"{text}\"")), "{text} is missing");
+    }
+    // The read in flight is answered whole.
+    let mut rest = Vec::new();
+    in_flight
+        .read_to_end(&mut rest)
+        .expect("the rest of the answer");
+    let answer = [first, rest].concat();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of the head");
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Content-Length");
+    assert!(length > 8_000_000, "{length} bytes");
+    assert_eq!(answer.len() - split - 4, length, "the whole body");
+    // Once the held request goes, the stop goes on and ends well.
+    drop(held);
+    let status = running.wait_exit(PATIENCE);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn a_second_sigterm_during_a_long_grace_exits_at_once_with_code_1() {
+    let (mut running, _forward, json) = start_for_stop("stop-twice.conf", 30);
+    let _held = hold_a_request(json);
+    running.signal("TERM");
+    running.wait_log("caught signal (SIGTERM)");
+    // The first stop waits for the held request (up to 30 s)...
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        running.child.try_wait().expect("wait").is_none(),
+        "the first stop did not wait for the request in flight"
+    );
+    // ...a second signal does not.
+    let second = Instant::now();
+    running.signal("TERM");
+    let status = running.wait_exit(PATIENCE);
+    let took = second.elapsed();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after the second signal"
+    );
+    assert!(
+        running
+            .log_text()
+            .contains("caught a second signal (SIGTERM), exiting at once"),
+        "{}",
+        running.log_text()
+    );
 }
