@@ -28,7 +28,25 @@ pub struct VivoOutput {
     /// How reads behave.
     pub settings: ReadSettings,
     streams: [Stream; 3],
+    /// For each logs entry (same IDs), the head of its era-B/C object: `{"source_type":…,
+    /// "source_name":…,"tag":…` (see [`envelope`]).
+    envelopes: Stream,
     counters: [StreamCounters; 3],
+}
+
+/// The head of an entry's era-B/C object (spec §7.2) for a batch from input instance `input`
+/// (`forward.0`: plugin `forward`) with `tag`: `{"source_type":"forward",
+/// "source_name":"forward.0","tag":"app"`, to be followed by `,"records":[…]}`.
+pub fn envelope(input: &str, tag: &str) -> Vec<u8> {
+    let plugin = input.rsplit_once('.').map_or(input, |(plugin, _)| plugin);
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string());
+    format!(
+        "{{\"source_type\":{},\"source_name\":{},\"tag\":{}",
+        quoted(plugin),
+        quoted(input),
+        quoted(tag)
+    )
+    .into_bytes()
 }
 
 impl VivoOutput {
@@ -46,6 +64,8 @@ impl VivoOutput {
             matcher,
             settings,
             streams: Signal::ALL.map(|_| Stream::new(stream_queue_size)),
+            // Envelopes are some 80 bytes per entry, against kilobytes for the entry itself.
+            envelopes: Stream::new((stream_queue_size / 4).max(1_000_000)),
             counters,
         }
     }
@@ -55,10 +75,26 @@ impl VivoOutput {
         &self.streams[signal.index()]
     }
 
-    /// Appends rendered entries to a stream and counts what happened.
-    pub fn publish<B: AsRef<[u8]>>(&self, signal: Signal, entries: Vec<B>) {
+    /// The era-B/C envelopes of the logs entries, under the same IDs.
+    pub fn envelopes(&self) -> &Stream {
+        &self.envelopes
+    }
+
+    /// Appends rendered entries to a stream and counts what happened. For logs, `envelopes`
+    /// has one per entry (published first, so a reader never finds an entry without one);
+    /// for the other signals it is empty.
+    pub fn publish<B: AsRef<[u8]>>(
+        &self,
+        signal: Signal,
+        entries: Vec<B>,
+        envelopes: Vec<Vec<u8>>,
+    ) {
         let count = entries.len() as u64;
         let bytes: u64 = entries.iter().map(|b| b.as_ref().len() as u64).sum();
+        if signal == Signal::Logs {
+            debug_assert_eq!(envelopes.len(), entries.len());
+            self.envelopes.publish(envelopes);
+        }
         let (ids, change) = self.stream(signal).publish(entries);
         log::debug!(
             "[output:vivo_exporter:{}] /{}: published IDs {}..={} ({bytes} bytes), evicted {}",
@@ -78,6 +114,9 @@ impl VivoOutput {
     /// `empty_stream_on_read`: deletes the entries up to `last` after a GET served them.
     pub fn delete_through(&self, signal: Signal, last: u64) -> Change {
         let change = self.stream(signal).delete_through(last);
+        if signal == Signal::Logs {
+            self.envelopes.delete_through(last);
+        }
         self.counters[signal.index()]
             .deleted_entries
             .inc_by(change.removed_entries);

@@ -139,8 +139,8 @@ struct Rendered {
 /// A rendered batch: its text, cut into entries, each routed to the outputs that take its tag.
 struct RenderedText {
     text: Vec<u8>,
-    /// (end offset in `text`, outputs); the entries follow each other.
-    entries: Vec<(usize, Vec<usize>)>,
+    /// (end offset in `text`, tag, outputs); the entries follow each other.
+    entries: Vec<(usize, String, Vec<usize>)>,
     records: u64,
 }
 
@@ -372,7 +372,7 @@ impl RenderPool {
         for (end, tag) in parts {
             let end = (*end).clamp(start, text.len());
             if end > start {
-                entries.push((end, self.targets(tag)));
+                entries.push((end, tag.clone(), self.targets(tag)));
             }
             start = end;
         }
@@ -405,27 +405,53 @@ fn publish_loop(rendered: &Receiver<Rendered>, outputs: &[VivoOutput], telemetry
 /// One stream of one output: (output index, signal).
 type StreamKey = (usize, Signal);
 
+/// What one publish appends to one stream: the entries' bytes and, for logs, each entry's
+/// era-B/C envelope.
+struct StreamBatch<'a> {
+    key: StreamKey,
+    entries: Vec<&'a [u8]>,
+    envelopes: Vec<Vec<u8>>,
+}
+
 /// Appends a run of consecutive results to their streams (one swap per stream), then answers
 /// each submitter.
 fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telemetry) {
-    let mut groups: Vec<(StreamKey, Vec<&[u8]>)> = Vec::new();
+    // Per stream: the entries, and for logs each entry's era-B/C envelope.
+    let mut groups: Vec<StreamBatch> = Vec::new();
     for item in &ready {
         let Ok(rendered) = &item.result else { continue };
         let mut start = 0;
-        for (end, targets) in &rendered.entries {
+        for (end, tag, targets) in &rendered.entries {
             let bytes = &rendered.text[start..*end];
             start = *end;
+            let envelope =
+                (item.signal == Signal::Logs).then(|| crate::output::envelope(&item.input, tag));
             for &target in targets {
                 let key = (target, item.signal);
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, entries)) => entries.push(bytes),
-                    None => groups.push((key, vec![bytes])),
-                }
+                let index = match groups.iter().position(|group| group.key == key) {
+                    Some(index) => index,
+                    None => {
+                        groups.push(StreamBatch {
+                            key,
+                            entries: Vec::new(),
+                            envelopes: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                let group = &mut groups[index];
+                group.entries.push(bytes);
+                group.envelopes.extend(envelope.clone());
             }
         }
     }
-    for ((target, signal), entries) in groups {
-        outputs[target].publish(signal, entries);
+    for StreamBatch {
+        key: (target, signal),
+        entries,
+        envelopes,
+    } in groups
+    {
+        outputs[target].publish(signal, entries, envelopes);
     }
     for item in ready {
         let outcome = match item.result {

@@ -24,7 +24,16 @@ fn publish(service: &vivo_exporter::service::Service, signal: Signal, first: u64
     service.outputs()[0].publish(
         signal,
         (first..first + count).map(|i| entry(i, 2)).collect(),
+        envelopes(signal, count),
     );
+}
+
+/// The era-B/C envelopes a logs publish of `count` entries carries (none for the others).
+fn envelopes(signal: Signal, count: u64) -> Vec<Vec<u8>> {
+    let count = if signal == Signal::Logs { count } else { 0 };
+    (0..count)
+        .map(|_| vivo_exporter::output::envelope("test.0", "t"))
+        .collect()
 }
 
 /// The entry IDs named by the lines of a body.
@@ -322,7 +331,8 @@ fn unknown_paths_are_404_with_a_json_body() {
         "/logs/",
         "/logsfoo",
         "/x/logs/y",
-        "/api/v1/logs",
+        "/api/v1/logs/",
+        "/api/v2/logs",
         "/LOGS",
     ] {
         let response = get(addr, target);
@@ -385,7 +395,11 @@ fn eviction_keeps_the_stream_within_budget_over_http() {
     );
     assert_eq!(served_ids(&response), vec![1, 2, 3]);
     // An oversized entry is admitted alone.
-    service.outputs()[0].publish(Signal::Logs, vec![entry(99, 10)]);
+    service.outputs()[0].publish(
+        Signal::Logs,
+        vec![entry(99, 10)],
+        envelopes(Signal::Logs, 1),
+    );
     assert_eq!(start_end(&get(addr, "/logs")), Some((4, 4)));
     service.stop();
 }

@@ -1,6 +1,7 @@
 //! Response bodies: the stored entries of a stream read, a small fixed text, or a live follow
 //! ([`super::follow::FollowBody`]) that goes on as entries are published.
 
+use super::era_bc::EraBcBody;
 use super::follow::FollowBody;
 use crate::http::MAX_BODY_PIECE;
 use crate::stream::Snapshot;
@@ -24,6 +25,8 @@ pub enum ApiBody {
     },
     /// A follow (NDJSON or Server-Sent Events).
     Live(Box<FollowBody>),
+    /// Era-B/C log objects, rendered as they are sent (`/api/v1/logs`).
+    EraBc(Box<EraBcBody>),
 }
 
 impl ApiBody {
@@ -59,7 +62,7 @@ impl MessageBody for ApiBody {
     fn size(&self) -> BodySize {
         match self {
             ApiBody::Fixed { remaining, .. } => BodySize::Sized(*remaining),
-            ApiBody::Live(_) => BodySize::Stream,
+            ApiBody::Live(_) | ApiBody::EraBc(_) => BodySize::Stream,
         }
     }
 
@@ -73,6 +76,7 @@ impl MessageBody for ApiBody {
                 Ok(piece)
             })),
             ApiBody::Live(follow) => follow.poll_piece(cx).map(|piece| piece.map(Ok)),
+            ApiBody::EraBc(body) => Poll::Ready(body.next_piece().map(Ok)),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::futures::OwnedNotified;
 
-use super::ApiState;
+use super::{era_bc, ApiState, Route};
 use crate::http::MAX_BODY_PIECE;
 use crate::signal::Signal;
 use crate::stream::{Selection, Snapshot};
@@ -82,7 +82,7 @@ fn would_serve(snapshot: &Snapshot, selection: &Selection) -> bool {
 /// The body of a follow: entries from `cursor` on, as they are published.
 pub struct FollowBody {
     state: Arc<ApiState>,
-    signal: Signal,
+    route: Route,
     format: FollowFormat,
     /// The next entry ID to send.
     cursor: u64,
@@ -102,7 +102,7 @@ impl FollowBody {
     /// notice first) up to `last` when given.
     pub fn new(
         state: Arc<ApiState>,
-        signal: Signal,
+        route: Route,
         format: FollowFormat,
         from: u64,
         last: Option<u64>,
@@ -111,7 +111,7 @@ impl FollowBody {
             (format == FollowFormat::Sse).then(|| Box::pin(tokio::time::sleep(HEARTBEAT)));
         FollowBody {
             state,
-            signal,
+            route,
             format,
             cursor: from,
             last,
@@ -136,7 +136,7 @@ impl FollowBody {
                 self.ended = true;
                 continue;
             }
-            let stream = self.state.output().stream(self.signal);
+            let stream = self.state.output().stream(self.route.signal);
             let notified = self.notified.get_or_insert_with(|| {
                 let mut notified = Box::pin(stream.published().clone().notified_owned());
                 notified.as_mut().enable();
@@ -193,9 +193,28 @@ impl FollowBody {
             end += 1;
         }
         let ids = self.cursor..=end - 1;
-        match self.format {
-            FollowFormat::NdJson => self.pending.extend(snapshot.pieces(ids, MAX_BODY_PIECE)),
-            FollowFormat::Sse => self.pending.push_back(events(snapshot, ids, bytes)),
+        if self.route.era_bc_logs() {
+            // One era-B/C object per entry, made from the stored lines.
+            let envelopes = self.state.output().envelopes().snapshot();
+            let objects = era_bc::render_entries(snapshot, &envelopes, ids.clone());
+            match self.format {
+                FollowFormat::NdJson => self.pending.push_back(Bytes::from(objects)),
+                FollowFormat::Sse => {
+                    let first = *ids.start();
+                    let mut out =
+                        BytesMut::with_capacity(objects.len() + 64 * (end - first) as usize);
+                    let lines = objects.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                    for (offset, object) in lines.enumerate() {
+                        event(&mut out, first + offset as u64, std::iter::once(object));
+                    }
+                    self.pending.push_back(out.freeze());
+                }
+            }
+        } else {
+            match self.format {
+                FollowFormat::NdJson => self.pending.extend(snapshot.pieces(ids, MAX_BODY_PIECE)),
+                FollowFormat::Sse => self.pending.push_back(events(snapshot, ids, bytes)),
+            }
         }
         self.cursor = end;
         self.started = true;
@@ -224,15 +243,24 @@ fn events(snapshot: &Snapshot, ids: std::ops::RangeInclusive<u64>, bytes: usize)
         let Some(entry) = snapshot.get(id) else {
             continue;
         };
-        out.put_slice(b"id: ");
-        out.put_slice(id.to_string().as_bytes());
-        out.put_u8(b'\n');
-        for line in entry.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            out.put_slice(b"data: ");
-            out.put_slice(line);
-            out.put_u8(b'\n');
-        }
-        out.put_u8(b'\n');
+        event(
+            &mut out,
+            id,
+            entry.split(|&b| b == b'\n').filter(|l| !l.is_empty()),
+        );
     }
     out.freeze()
+}
+
+/// One event: `id: <id>`, a `data:` line per line, a blank line.
+fn event<'a>(out: &mut BytesMut, id: u64, lines: impl Iterator<Item = &'a [u8]>) {
+    out.put_slice(b"id: ");
+    out.put_slice(id.to_string().as_bytes());
+    out.put_u8(b'\n');
+    for line in lines {
+        out.put_slice(b"data: ");
+        out.put_slice(line);
+        out.put_u8(b'\n');
+    }
+    out.put_u8(b'\n');
 }

@@ -2,10 +2,10 @@
 //! for everything else (404, 405, 400).
 
 use super::body::ApiBody;
+use super::era_bc::EraBcBody;
 use super::follow::{FollowBody, FollowFormat};
 use super::query::{parse_live, parse_selection};
-use super::ApiState;
-use crate::signal::Signal;
+use super::{ApiState, Route};
 use crate::stream::Selection;
 use crate::telemetry::exposition::Format;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -57,9 +57,9 @@ pub enum StreamAnswer {
 /// Sorts a stream request into a plain read, a long-poll or a follow. SSE is asked for with
 /// `Accept: text/event-stream` (a browser's `EventSource`; it resumes with `Last-Event-ID`),
 /// NDJSON follow with `follow=true`, a long-poll with `wait=`. HEAD is always a plain read.
-pub fn classify(req: &HttpRequest, state: &ApiState, signal: Signal) -> StreamAnswer {
+pub fn classify(req: &HttpRequest, state: &ApiState, route: Route) -> StreamAnswer {
     if *req.method() != Method::GET {
-        return StreamAnswer::Now(read_stream(req, state, signal));
+        return StreamAnswer::Now(read_stream(req, state, route));
     }
     let (selection, live) = match (
         parse_selection(req.query_string()),
@@ -97,24 +97,24 @@ pub fn classify(req: &HttpRequest, state: &ApiState, signal: Signal) -> StreamAn
             selection,
             wait: wait.min(state.output().settings.max_wait),
         },
-        _ => StreamAnswer::Now(read_stream(req, state, signal)),
+        _ => StreamAnswer::Now(read_stream(req, state, route)),
     }
 }
 
 /// The answer of a follow: 200 with a body that goes on as entries are published.
 pub fn follow(
     state: Arc<ApiState>,
-    signal: Signal,
+    route: Route,
     format: FollowFormat,
     from: Option<u64>,
     last: Option<u64>,
 ) -> HttpResponse<ApiBody> {
-    let from = from.unwrap_or_else(|| state.output().stream(signal).peek().oldest_id());
+    let from = from.unwrap_or_else(|| state.output().stream(route.signal).peek().oldest_id());
     let content_type = match format {
         FollowFormat::NdJson => "application/x-ndjson",
         FollowFormat::Sse => "text/event-stream",
     };
-    let body = FollowBody::new(state.clone(), signal, format, from, last);
+    let body = FollowBody::new(state.clone(), route, format, from, last);
     let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::Live(Box::new(body)));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -142,7 +142,8 @@ fn bad_request(state: &ApiState, message: &str) -> HttpResponse<ApiBody> {
 /// `/logs`, `/metrics`, `/traces`: the entries `from`/`to`/`limit` select, with the Vivo headers.
 /// HEAD builds the same answer (actix sends its headers, `Content-Length` included, and not
 /// its body) and never drains.
-pub fn read_stream(req: &HttpRequest, state: &ApiState, signal: Signal) -> HttpResponse<ApiBody> {
+pub fn read_stream(req: &HttpRequest, state: &ApiState, route: Route) -> HttpResponse<ApiBody> {
+    let signal = route.signal;
     let is_get = match *req.method() {
         Method::GET => true,
         Method::HEAD => false,
@@ -177,7 +178,17 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, signal: Signal) -> HttpR
         .any(|list| etag_matches(list, &etag));
     let (status, body) = match not_modified {
         true => (StatusCode::NOT_MODIFIED, ApiBody::empty()),
-        false => (StatusCode::OK, ApiBody::entries(&snapshot, served.clone())),
+        false => match (&served, route.era_bc_logs()) {
+            (Some(ids), true) => {
+                let body = EraBcBody::new(
+                    output.stream(signal).snapshot(),
+                    output.envelopes().snapshot(),
+                    ids.clone(),
+                );
+                (StatusCode::OK, ApiBody::EraBc(Box::new(body)))
+            }
+            _ => (StatusCode::OK, ApiBody::entries(&snapshot, served.clone())),
+        },
     };
     let mut response = HttpResponse::with_body(status, body);
     let headers = response.headers_mut();
@@ -268,6 +279,28 @@ pub fn internal_metrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<Api
     }
 }
 
+/// `/api/v1/internal/metrics`: the same counters as one cmetrics JSON document, as Fluent Bit
+/// 4.2 and later serve their own metrics there (spec §5.9).
+pub fn internal_metrics_cmetrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let text = state.telemetry.render(Format::Prometheus);
+            let document = crate::telemetry::cmetrics::from_prometheus(&text, now);
+            let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::text(document));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, JSON);
+            headers.insert(header::CACHE_CONTROL, NO_STORE);
+            state.add_cors(headers, false);
+            response
+        }
+        Method::OPTIONS => preflight(state),
+        _ => method_not_allowed(state, req),
+    }
+}
+
 /// `/api/v1/health`: the service is up and every listener is bound (the read API is only
 /// started once they are), so liveness and readiness are the same answer.
 pub fn health(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
@@ -292,6 +325,7 @@ pub fn health(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
 pub fn not_found(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     let message = format!(
         "no endpoint at {}; the endpoints are /logs, /metrics, /traces, /, /internal/metrics, \
+         /api/v1/logs, /api/v1/metrics, /api/v1/traces, /api/v1/internal/metrics, \
          /api/v1/health and /api/v1/metrics/prometheus",
         req.path()
     );

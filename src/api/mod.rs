@@ -13,6 +13,7 @@
 //! shared between workers but the stream snapshot.
 
 mod body;
+mod era_bc;
 mod follow;
 mod handlers;
 mod query;
@@ -137,6 +138,32 @@ fn new_generation() -> u64 {
     })
 }
 
+/// Which API generation a stream route speaks (spec §1): era A's `/logs` (one line per
+/// record) or eras B/C's `/api/v1/logs` (one object per entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// Fluent Bit up to 4.1: `/logs`, `/metrics`, `/traces`.
+    A,
+    /// Fluent Bit 4.2 and later: `/api/v1/logs`, `/api/v1/metrics`, `/api/v1/traces`.
+    BC,
+}
+
+/// A stream route: which stream, in which era's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The stream.
+    pub signal: Signal,
+    /// The format of its log entries.
+    pub era: Era,
+}
+
+impl Route {
+    /// Whether entries are sent as era-B/C objects (only logs differ between the eras).
+    fn era_bc_logs(&self) -> bool {
+        self.era == Era::BC && self.signal == Signal::Logs
+    }
+}
+
 /// Counts `response` by its status and passes it on.
 fn counted(state: &ApiState, response: HttpResponse<ApiBody>) -> HttpResponse<ApiBody> {
     state.count(response.status().as_u16());
@@ -164,33 +191,43 @@ fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
     };
     // A plain read is answered at once, touching no shared reference count; only a
     // long-poll or a follow takes its own handle on the state, to outlive the call.
-    let stream = |signal: Signal| {
+    let stream = |signal: Signal, era: Era| {
         let state = state.clone();
+        let route = Route { signal, era };
         web::to(move |req: HttpRequest| {
             let answer = match state.admits(&req) {
-                true => handlers::classify(&req, &state, signal),
+                true => handlers::classify(&req, &state, route),
                 false => StreamAnswer::Now(handlers::unauthorized(&state)),
             };
             match answer {
                 StreamAnswer::Now(response) => Either::Left(ready(counted(&state, response))),
                 StreamAnswer::Follow { format, from, last } => {
-                    let response = handlers::follow(state.clone(), signal, format, from, last);
+                    let response = handlers::follow(state.clone(), route, format, from, last);
                     Either::Left(ready(counted(&state, response)))
                 }
                 StreamAnswer::Wait { selection, wait } => {
                     let state = state.clone();
                     Either::Right(Box::pin(async move {
                         follow::wait_for_entries(&state, signal, selection, wait).await;
-                        counted(&state, handlers::read_stream(&req, &state, signal))
+                        counted(&state, handlers::read_stream(&req, &state, route))
                     }) as LocalBoxFuture<'static, _>)
                 }
             }
         })
     };
     config
-        .route("/logs", stream(Signal::Logs))
-        .route("/metrics", stream(Signal::Metrics))
-        .route("/traces", stream(Signal::Traces))
+        .route("/logs", stream(Signal::Logs, Era::A))
+        .route("/metrics", stream(Signal::Metrics, Era::A))
+        .route("/traces", stream(Signal::Traces, Era::A))
+        // Fluent Bit 4.2 and later: the same streams and IDs; logs in the era-B/C format,
+        // metrics and traces as they are in every era.
+        .route("/api/v1/logs", stream(Signal::Logs, Era::BC))
+        .route("/api/v1/metrics", stream(Signal::Metrics, Era::BC))
+        .route("/api/v1/traces", stream(Signal::Traces, Era::BC))
+        .route(
+            "/api/v1/internal/metrics",
+            guarded(handlers::internal_metrics_cmetrics),
+        )
         .route("/", guarded(handlers::root))
         .route("/internal/metrics", guarded(handlers::internal_metrics))
         .route(

@@ -5,6 +5,7 @@
 //! request (requests by status, a handle kept by the handler, so no lookup), so readers share
 //! one cache line at most.
 
+pub mod cmetrics;
 pub mod exposition;
 
 use crate::signal::Signal;
