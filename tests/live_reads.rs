@@ -340,6 +340,10 @@ fn validators_say_what_changed_and_which_start_it_is() {
     publish(fwd, 1, 0);
     let first = get(http, "/logs");
     let etag = first.header("ETag").expect("an ETag").to_string();
+    assert!(
+        etag.starts_with("W/\"") && etag.ends_with("-0-1\""),
+        "a weak tag naming the range served: {etag}"
+    );
     let generation = first
         .header("Vivo-Stream-Generation")
         .expect("a generation")
@@ -355,6 +359,14 @@ fn validators_say_what_changed_and_which_start_it_is() {
     assert!(again.body.is_empty());
     assert_eq!(again.header("ETag"), Some(etag.as_str()));
     assert_eq!(again.header("Vivo-Stream-Next-ID"), Some("2"));
+    let strong = etag.trim_start_matches("W/");
+    let gzip = request(
+        http,
+        "GET",
+        "/logs",
+        &[&format!("If-None-Match: {strong}"), "Accept-Encoding: gzip"],
+    );
+    assert_eq!(gzip.status, 304, "weak comparison, whatever the coding");
     publish(fwd, 2, 0);
     let changed = request(http, "GET", "/logs", &[&format!("If-None-Match: {etag}")]);
     assert_eq!(changed.status, 200, "a new entry changes the answer");

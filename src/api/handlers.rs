@@ -166,7 +166,8 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, route: Route) -> HttpRes
     // short-lived guard on the snapshot is enough here.
     let snapshot = output.stream(signal).peek();
     let served = selection.resolve(snapshot.oldest_id(), snapshot.next_id());
-    // Entries never change once published: within one start, equal IDs mean equal bytes.
+    // Entries never change once published: within one start, equal IDs mean equal bytes. The
+    // tag is weak (sent as `W/"…"`): the same entries may go out gzip, zstd or as they are.
     let etag = match &served {
         Some(ids) => format!("\"{:x}-{}-{}\"", state.generation, ids.start(), ids.end()),
         None => format!("\"{:x}-n{}\"", state.generation, snapshot.next_id()),
@@ -208,7 +209,7 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, route: Route) -> HttpRes
             _ => NO_STORE,
         },
     );
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("W/{etag}")) {
         headers.insert(header::ETAG, etag);
     }
     headers.insert(GENERATION, state.generation_header.clone());
