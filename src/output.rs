@@ -17,6 +17,9 @@ pub struct ReadSettings {
     /// `Cache-Control` of closed ranges (`public, max-age=N`) with `http_cache_max_age` above
     /// 0; `None`: `no-store`, as for every other answer.
     pub cache_control: Option<actix_web::http::header::HeaderValue>,
+    /// `http_max_entries`: the most entries one answer serves, whatever its `limit` asks (0:
+    /// no cap). A reader pages on with `Vivo-Stream-Next-ID`.
+    pub max_entries: u64,
 }
 
 /// A `vivo_exporter` output: the streams one HTTP listener serves and the tags it takes.

@@ -367,6 +367,7 @@ fn build_outputs(config: &Config, telemetry: &Telemetry) -> Result<Arc<[VivoOutp
                 empty_stream_on_read: o.empty_stream_on_read,
                 cors_allow_origin: o.http_cors_allow_origin.clone(),
                 max_wait: o.http_max_wait,
+                max_entries: o.http_max_entries,
                 cache_control: (o.http_cache_max_age > 0)
                     .then(|| {
                         let value = format!("public, max-age={}", o.http_cache_max_age);

@@ -322,6 +322,36 @@ fn other_methods_are_405_with_allow() {
 }
 
 #[test]
+fn http_max_entries_caps_every_answer_and_readers_page_on_with_next_id() {
+    let service = start(&output_only("    http_max_entries 3"));
+    publish(&service, Signal::Logs, 0, 8);
+    let addr = http_addr(&service);
+    let mut pages = Vec::new();
+    let mut from = 0;
+    while from < 8 {
+        let page = get(addr, &format!("/logs?from={from}"));
+        assert_eq!(page.status, 200);
+        let (start, end) = start_end(&page).expect("entries served");
+        assert!(end - start < 3, "at most 3 entries: {start}..={end}");
+        pages.push(served_ids(&page));
+        from = page.header("Vivo-Stream-Next-ID").unwrap().parse().unwrap();
+    }
+    assert_eq!(pages, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7]]);
+    assert_eq!(
+        start_end(&get(addr, "/logs?limit=100")),
+        Some((0, 2)),
+        "a larger limit is capped"
+    );
+    assert_eq!(start_end(&get(addr, "/logs?limit=2")), Some((0, 1)));
+    service.stop();
+
+    let uncapped = start(&output_only("    http_max_entries 0"));
+    publish(&uncapped, Signal::Logs, 0, 8);
+    assert_eq!(start_end(&get(http_addr(&uncapped), "/logs")), Some((0, 7)));
+    uncapped.stop();
+}
+
+#[test]
 fn unknown_paths_are_404_with_a_json_body() {
     let service = start(&output_only(""));
     publish(&service, Signal::Logs, 0, 1);

@@ -151,7 +151,7 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, route: Route) -> HttpRes
         _ => return method_not_allowed(state, req),
     };
     let selection = match parse_selection(req.query_string()) {
-        Ok(selection) => selection,
+        Ok(selection) => selection.capped(state.output().settings.max_entries),
         Err(bad) => {
             return error(
                 state,

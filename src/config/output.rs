@@ -40,6 +40,8 @@ pub struct VivoOutputConfig {
     pub http_compression: bool,
     /// `http_max_wait`: the longest a long-poll (`wait=`) waits.
     pub http_max_wait: std::time::Duration,
+    /// `http_max_entries`: the most entries one read answers with (0: no cap).
+    pub http_max_entries: u64,
     /// The read API listener's limits, timeouts, TLS and token (`http_max_connections`,
     /// `http_idle_timeout`, `http_request_timeout`, `http_send_timeout`, `tls*`,
     /// `http_auth_token`).
@@ -70,12 +72,17 @@ impl VivoOutputConfig {
             max_entry_size: None,
             max_entry_records: 1_000_000,
             http_max_wait: std::time::Duration::from_secs(60),
+            http_max_entries: DEFAULT_MAX_ENTRIES,
             http_cache_max_age: 0,
             http_compression: true,
             listener: HttpListener::with_max_connections(READ_API_MAX_CONNECTIONS),
         }
     }
 }
+
+/// The default of `http_max_entries`: far more than a 20 MB stream of Fluent Bit's chunks
+/// holds, while a stream of tiny entries is still read in pages of bounded size.
+pub const DEFAULT_MAX_ENTRIES: u64 = 100_000;
 
 /// The read API's default connection limit: room for many live followers (each one
 /// connection), below the descriptor limit the service raises itself to.
@@ -123,6 +130,7 @@ pub(crate) fn build(section: &Section, index: usize) -> Result<VivoOutputConfig,
             "http_cache_max_age" => output.http_cache_max_age = property.parse(values::unsigned)?,
             "http_compression" => output.http_compression = property.parse(values::boolean)?,
             "http_max_wait" => output.http_max_wait = property.parse(values::seconds)?,
+            "http_max_entries" => output.http_max_entries = property.parse(values::unsigned)?,
             "max_entry_size" => output.max_entry_size = Some(property.parse(values::size)?),
             "max_entry_records" => {
                 output.max_entry_records = property.parse(values::unsigned_in(1, u64::MAX))?

@@ -156,6 +156,7 @@ fn seed_full_expected(origin: &str) -> Config {
             max_entry_size: None,
             max_entry_records: 1_000_000,
             http_max_wait: Duration::from_secs(60),
+            http_max_entries: 100_000,
             http_cache_max_age: 0,
             http_compression: true,
             listener: read_api_listener_defaults(),

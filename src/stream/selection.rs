@@ -35,6 +35,19 @@ impl Selection {
         }
         (start <= end).then_some(start..=end)
     }
+
+    /// The same selection serving at most `max` entries (`http_max_entries`; 0: no cap): a
+    /// `limit` above it, or none, becomes `max`.
+    pub fn capped(mut self, max: u64) -> Self {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        if max > 0 {
+            self.limit = Some(match self.limit {
+                Some(limit) if limit > 0 => limit.min(max),
+                _ => max,
+            });
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -45,6 +58,30 @@ mod tests {
         Selection { from, to, limit }
             .resolve(5, 10)
             .map(|r| (*r.start(), *r.end()))
+    }
+
+    #[test]
+    fn the_cap_bounds_every_answer_and_zero_is_none() {
+        let capped = |limit, max| {
+            Selection {
+                from: None,
+                to: None,
+                limit,
+            }
+            .capped(max)
+            .resolve(5, 10)
+            .map(|r| (*r.start(), *r.end()))
+        };
+        assert_eq!(capped(None, 2), Some((5, 6)));
+        assert_eq!(
+            capped(Some(0), 2),
+            Some((5, 6)),
+            "limit 0 is no limit: the cap"
+        );
+        assert_eq!(capped(Some(3), 2), Some((5, 6)));
+        assert_eq!(capped(Some(1), 2), Some((5, 5)), "a smaller limit stays");
+        assert_eq!(capped(None, 0), Some((5, 9)), "0: no cap");
+        assert_eq!(capped(Some(-1), 0), Some((5, 9)));
     }
 
     /// Spec §5.4's worked table, with §13.2's change for `to ≤ -2`.
