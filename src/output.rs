@@ -67,8 +67,9 @@ impl VivoOutput {
             matcher,
             settings,
             streams: Signal::ALL.map(|_| Stream::new(stream_queue_size)),
-            // Envelopes are some 80 bytes per entry, against kilobytes for the entry itself.
-            envelopes: Stream::new((stream_queue_size / 4).max(1_000_000)),
+            // Never evicted by its own budget: it drops what the logs stream drops, in step,
+            // so it holds the envelopes of exactly the entries held (some 80 bytes each).
+            envelopes: Stream::new(u64::MAX),
             counters,
         }
     }
@@ -96,9 +97,17 @@ impl VivoOutput {
         let bytes: u64 = entries.iter().map(|b| b.as_ref().len() as u64).sum();
         if signal == Signal::Logs {
             debug_assert_eq!(envelopes.len(), entries.len());
+            // One per entry whatever was passed, so the IDs of the two streams never part (an
+            // empty envelope reads as a missing one).
+            let mut envelopes = envelopes;
+            envelopes.resize(entries.len(), Vec::new());
             self.envelopes.publish(envelopes);
         }
         let (ids, change) = self.stream(signal).publish(entries);
+        if signal == Signal::Logs && change.removed_entries > 0 {
+            let oldest = self.stream(signal).peek().oldest_id();
+            self.envelopes.delete_through(oldest.saturating_sub(1));
+        }
         log::debug!(
             "[output:vivo_exporter:{}] /{}: published IDs {}..={} ({bytes} bytes), evicted {}",
             self.instance,

@@ -109,3 +109,48 @@ fn api_v1_metrics_and_traces_are_the_era_a_bytes_and_internal_metrics_is_cmetric
         .sum();
     assert_eq!(total, 2.0, "{accepted}");
 }
+
+#[test]
+fn after_evictions_every_object_still_has_its_envelope() {
+    let config = format!(
+        "{}\n    stream_queue_size 1000\n",
+        config_with(&[forward_input("")]).trim_end()
+    );
+    let service = start(&config);
+    let (fwd, http) = (service.forward_addrs()[0], http_addr(&service));
+    for n in 0..30 {
+        let chunk = format!("c{n}");
+        send(fwd, &two_records(&chunk), &chunk);
+    }
+    let era_a = get(http, "/logs");
+    let oldest: u64 = era_a
+        .header("Vivo-Stream-Start-ID")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        oldest > 20,
+        "the budget evicted most entries: oldest {oldest}"
+    );
+    let v1 = get(http, "/api/v1/logs");
+    assert_eq!(
+        v1.header("Vivo-Stream-Start-ID"),
+        era_a.header("Vivo-Stream-Start-ID")
+    );
+    assert_eq!(
+        v1.lines().len() * 2,
+        era_a.lines().len(),
+        "one object per entry"
+    );
+    for line in v1.lines() {
+        let object: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(object["source_type"], "forward", "{line}");
+        assert_eq!(object["source_name"], "forward.0", "{line}");
+        assert_eq!(
+            object["records"].as_array().map(Vec::len),
+            Some(2),
+            "{line}"
+        );
+    }
+    service.stop();
+}

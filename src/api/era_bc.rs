@@ -15,11 +15,12 @@ use crate::stream::Snapshot;
 const PIECE_BYTES: usize = 128 * 1024;
 
 /// Appends entry `entry`'s era-B/C object (and its `\n`) to `out`. `envelope` is the entry's
-/// head (`{"source_type":…,"tag":…`); without one (evicted from the envelope stream first), the
-/// head carries the tag of its first line and `null` for the input.
+/// head (`{"source_type":…,"tag":…`); without one (a reader that took its snapshot of the logs
+/// stream just before an eviction, and of the envelopes just after), the head carries the tag
+/// of its first line and `null` for the input.
 pub fn render_entry(envelope: Option<&[u8]>, entry: &[u8], out: &mut Vec<u8>) {
     let mut lines = entry.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-    match envelope {
+    match envelope.filter(|head| !head.is_empty()) {
         Some(head) => out.extend_from_slice(head),
         None => {
             let tag = entry
