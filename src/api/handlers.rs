@@ -325,9 +325,9 @@ pub fn health(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
 /// Any other path: 404 with a JSON body naming the endpoints.
 pub fn not_found(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
     let message = format!(
-        "no endpoint at {}; the endpoints are /logs, /metrics, /traces, /, /internal/metrics, \
-         /api/v1/logs, /api/v1/metrics, /api/v1/traces, /api/v1/internal/metrics, \
-         /api/v1/health and /api/v1/metrics/prometheus",
+        "no endpoint at {}; the endpoints are /logs, /metrics, /traces, /, /ui, \
+         /internal/metrics, /api/v1/logs, /api/v1/metrics, /api/v1/traces, \
+         /api/v1/internal/metrics, /api/v1/health and /api/v1/metrics/prometheus",
         req.path()
     );
     error(state, StatusCode::NOT_FOUND, "not_found", &message)
@@ -349,7 +349,7 @@ pub fn unauthorized(state: &ApiState) -> HttpResponse<ApiBody> {
 }
 
 /// OPTIONS: a CORS preflight answer (spec §13.13).
-fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
+pub(super) fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
     let mut response = HttpResponse::with_body(StatusCode::NO_CONTENT, ApiBody::empty());
     let headers = response.headers_mut();
     headers.insert(header::ALLOW, ALLOWED);
@@ -359,7 +359,8 @@ fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
     response
 }
 
-fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse<ApiBody> {
+/// 405 with `Allow`, naming the method and the path.
+pub(super) fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse<ApiBody> {
     let message = format!(
         "method {} is not allowed on {}; use GET, HEAD or OPTIONS",
         req.method(),

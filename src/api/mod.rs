@@ -2,8 +2,9 @@
 //!
 //! Handlers peek at a stream snapshot (lock-free) and answer with the stored bytes; see
 //! [`body::ApiBody`]. Routes match exactly (spec §13.1): `/logs`, `/metrics`, `/traces`, `/`,
-//! `/internal/metrics`; anything else is a 404 with a JSON body. The server itself (workers,
-//! timeouts, limits, h2c) is built by [`crate::http`], as every HTTP listener is.
+//! `/internal/metrics`, and the live view page `/ui` ([`ui`]); anything else is a 404 with a
+//! JSON body. The server itself (workers, timeouts, limits, h2c) is built by [`crate::http`],
+//! as every HTTP listener is.
 //!
 //! With `http_auth_token`, every request but a CORS preflight and `/api/v1/health` must carry
 //! the token ([`crate::http::auth`]); others get 401 with `WWW-Authenticate`.
@@ -17,6 +18,7 @@ mod era_bc;
 mod follow;
 mod handlers;
 mod query;
+mod ui;
 
 pub use query::{parse_selection, BadParameter};
 
@@ -229,6 +231,8 @@ fn routes(config: &mut web::ServiceConfig, state: &Arc<ApiState>) {
             guarded(handlers::internal_metrics_cmetrics),
         )
         .route("/", guarded(handlers::root))
+        // The live view page; it asks for the token as every read does.
+        .route("/ui", guarded(ui::page))
         .route("/internal/metrics", guarded(handlers::internal_metrics))
         .route(
             "/api/v1/metrics/prometheus",
