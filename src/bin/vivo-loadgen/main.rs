@@ -15,8 +15,12 @@
 //!
 //! The protocol sits behind the [`protocol::Protocol`] trait: Forward, OTLP/HTTP (protobuf
 //! logs) and the HTTP JSON input.
+//!
+//! `vivo-loadgen followers …` is the other direction: thousands of SSE and long-poll followers
+//! of the read API, and the delay from publish to each follower's receipt (see [`followers`]).
 
 mod driver;
+mod followers;
 mod forward;
 mod http;
 mod protocol;
@@ -38,8 +42,12 @@ use target::ReadApi;
 ///
 /// Only loopback targets are accepted (127.0.0.0/8, ::1, localhost).
 #[derive(Parser, Debug)]
-#[command(name = "vivo-loadgen", version)]
+#[command(name = "vivo-loadgen", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// Another kind of run than ingest.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Wire protocol.
     #[arg(long, value_enum, default_value_t = ProtocolName::Forward)]
     protocol: ProtocolName,
@@ -110,6 +118,14 @@ struct Cli {
     threads: Option<usize>,
 }
 
+/// The runs other than ingest.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Fan-out: many SSE and long-poll followers of the read API, entries published at a
+    /// steady rate, and the delay from publish to each follower's receipt.
+    Followers(followers::FollowersArgs),
+}
+
 /// The protocols `--protocol` accepts.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ProtocolName {
@@ -125,6 +141,9 @@ enum ProtocolName {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Followers(args)) = &cli.command {
+        return run_followers(args);
+    }
     if let Err(message) = validate(&cli) {
         eprintln!("vivo-loadgen: {message}");
         return ExitCode::from(2);
@@ -151,6 +170,35 @@ fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("vivo-loadgen: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vivo-loadgen followers`: its own runtime and report.
+fn run_followers(args: &followers::FollowersArgs) -> ExitCode {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("vivo-loadgen: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(followers::run(args)) {
+        Ok(report) if args.json => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", followers::text(&report));
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("vivo-loadgen followers: {message}");
             ExitCode::FAILURE
         }
     }
