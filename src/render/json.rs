@@ -174,17 +174,31 @@ impl Renderer {
             Head::Str(s) | Head::Bin(s) => write_str(out, s, self.opts.escape_unicode),
             Head::Ext(_, data) => write_hex_str(out, data),
             container @ (Head::Array(_) | Head::Map(_)) => {
-                // Rare: render the container, then re-emit its text as a string.
+                // Rare: render the container, then re-emit its text as a string. Escaping can
+                // double the text, and keys nested in keys compound that (2^depth bytes from a
+                // few bytes of input), so this is where the entry's size cap is enforced.
                 let start = out.len();
                 self.value_from(container, input, out, depth)?;
                 let text = out.split_off(start);
+                // The escaped text is at least two quotes longer: refuse before writing it.
+                self.within_limit(start.saturating_add(text.len()).saturating_add(2))?;
                 write_str(out, &text, self.opts.escape_unicode);
+                self.within_limit(out.len())?;
             }
             scalar => {
                 out.push(b'"');
                 self.value_from(scalar, input, out, depth)?;
                 out.push(b'"');
             }
+        }
+        Ok(())
+    }
+
+    /// `Err(TooLarge)` if an output of `len` bytes would pass the entry cap.
+    fn within_limit(&self, len: usize) -> Result<(), RenderError> {
+        let limit = self.limits.max_entry_bytes;
+        if len > limit {
+            return Err(RenderError::TooLarge { limit });
         }
         Ok(())
     }
@@ -626,6 +640,55 @@ mod tests {
         assert_eq!(
             render_with(&deep_keys, RenderOptions::default()),
             Err(RenderError::TooDeep)
+        );
+    }
+
+    /// `{{…{"x":nil}:nil…}:nil}`: `depth` maps, each the key of the one around it.
+    fn nested_key_maps(depth: usize) -> Vec<u8> {
+        let mut v = vec![0x81; depth];
+        v.extend(mp::s("x"));
+        v.extend(std::iter::repeat_n(0xc0, depth));
+        v
+    }
+
+    #[test]
+    fn nested_container_keys_are_capped() {
+        // Each level re-escapes the key text below it, so the backslashes double per level.
+        assert_eq!(render(&nested_key_maps(1)), r#"{"x":null}"#);
+        assert_eq!(render(&nested_key_maps(2)), r#"{"{\"x\":null}":null}"#);
+        assert_eq!(
+            render(&nested_key_maps(3)),
+            r#"{"{\"{\\\"x\\\":null}\":null}":null}"#
+        );
+        let text = render(&nested_key_maps(16));
+        assert_eq!(
+            text.len(),
+            131_183,
+            "about 2^17 bytes from 33 bytes of input"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).expect("valid JSON");
+
+        // 40 levels, 82 bytes of input, would be 2^40 bytes: refused at the cap, output intact.
+        let limits = RenderLimits {
+            max_entry_bytes: 1 << 20,
+            max_records: 10,
+        };
+        let mut r = Renderer::with_limits(RenderOptions::default(), limits);
+        let mut out = b"earlier".to_vec();
+        let input = nested_key_maps(40);
+        assert_eq!(
+            r.write_value(&mut input.as_slice(), &mut out),
+            Err(RenderError::TooLarge { limit: 1 << 20 })
+        );
+        assert_eq!(out, b"earlier");
+        // The cap counts what the entry already holds: 16 levels fit 1 MiB, not after 1 MiB.
+        let mut out = Vec::new();
+        r.write_value(&mut nested_key_maps(16).as_slice(), &mut out)
+            .expect("fits");
+        let mut out = vec![b' '; 1 << 20];
+        assert_eq!(
+            r.write_value(&mut nested_key_maps(16).as_slice(), &mut out),
+            Err(RenderError::TooLarge { limit: 1 << 20 })
         );
     }
 

@@ -94,6 +94,15 @@ pub enum RenderError {
     /// A payload that must hold at least one object is empty.
     #[error("empty payload")]
     EmptyPayload,
+    /// The JSON would pass [`RenderLimits::max_entry_bytes`]. Checked where one value can grow
+    /// faster than its input (a map key that is itself a container is re-escaped at every level
+    /// of such nesting, doubling its backslashes each time); elsewhere output grows in step with
+    /// the input and the callers check the limit between records.
+    #[error("the value renders to more than {limit} bytes of JSON (max_entry_size)")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl RenderError {
@@ -107,6 +116,7 @@ impl RenderError {
             RenderError::Timestamp(_) => "timestamp",
             RenderError::TrailingBytes(_) => "trailing_bytes",
             RenderError::EmptyPayload => "empty_payload",
+            RenderError::TooLarge { .. } => "entry_too_large",
         }
     }
 }

@@ -75,8 +75,14 @@ impl Scanner {
                 Ok(decoded) => decoded,
                 Err(HeadError::Reserved) => return Err(ScanError::Reserved),
                 Err(HeadError::Truncated { needed }) => {
-                    // Every pending object after this one needs at least one byte.
-                    let later: u64 = self.pending.iter().sum::<u64>().saturating_sub(1);
+                    // Every object still to come after this one needs at least one byte. Each
+                    // open container's count includes the child now being read (the head
+                    // that is cut off, or the container open inside it), so that one is not
+                    // a later object.
+                    let later: u64 = self
+                        .pending
+                        .iter()
+                        .fold(0u64, |sum, &left| sum.saturating_add(left - 1));
                     let later = usize::try_from(later).unwrap_or(usize::MAX);
                     let need_at_least = self.pos.saturating_add(needed).saturating_add(later);
                     return Ok(Scan::Incomplete { need_at_least });
@@ -198,6 +204,26 @@ mod tests {
     }
 
     #[test]
+    fn need_at_least_is_exact_inside_nested_containers() {
+        // `["t", ["abc"]]` cut inside "abc": the outer array's one remaining child is the inner
+        // array already open, so the string's end is the frame's end (the scan once said 9, and
+        // a framer waiting for that ninth byte stalled a complete frame).
+        let frame = [0x92, 0xa1, b't', 0x91, 0xa3, b'a', b'b', b'c'];
+        for cut in 5..frame.len() {
+            assert_eq!(
+                Scanner::new().scan(&frame[..cut]),
+                Ok(Scan::Incomplete { need_at_least: 8 }),
+                "cut {cut}"
+            );
+        }
+        // `[[1, 2], 3]` cut after `[1,`: 2 and 3 are still to come, one byte each.
+        assert_eq!(
+            Scanner::new().scan(&[0x92, 0x92, 0x01]),
+            Ok(Scan::Incomplete { need_at_least: 5 })
+        );
+    }
+
+    #[test]
     fn invalid_input() {
         assert_eq!(
             Scanner::new().scan(&[0x92, 0x01, 0xc1]),
@@ -242,7 +268,12 @@ mod tests {
             let whole = match first {
                 Ok(Scan::Incomplete { need_at_least }) => {
                     proptest::prop_assert!(need_at_least > cut);
-                    scanner.scan(&bytes)
+                    let whole = scanner.scan(&bytes);
+                    // A lower bound: never more than the object turns out to be.
+                    if let Ok(Scan::Complete(len)) = whole {
+                        proptest::prop_assert!(need_at_least <= len, "{} > {}", need_at_least, len);
+                    }
+                    whole
                 }
                 other => other,
             };

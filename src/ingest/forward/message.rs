@@ -58,7 +58,7 @@ use crate::signal::Signal;
 pub enum MessageError {
     /// The msgpack itself, or an entry or context inside it, is malformed.
     #[error("malformed Forward message: {0}")]
-    Msgpack(#[from] RenderError),
+    Msgpack(RenderError),
     /// The outer object is not a Forward message.
     #[error("not a Forward message: {0}")]
     Shape(&'static str),
@@ -100,6 +100,16 @@ pub enum MessageError {
         /// The cap.
         limit: u64,
     },
+}
+
+impl From<RenderError> for MessageError {
+    /// A value past the size cap is the cap's refusal, not malformed input.
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::TooLarge { limit } => MessageError::EntryTooLarge { limit },
+            other => MessageError::Msgpack(other),
+        }
+    }
 }
 
 impl MessageError {
@@ -613,6 +623,10 @@ impl ForwardMessage {
             match r.write_event(out, &self.tag, &mut rest) {
                 Ok(true) => count.lines += 1,
                 Ok(false) => count.group_markers += 1,
+                // Not a malformed entry to drop: the message is past its cap.
+                Err(RenderError::TooLarge { limit }) => {
+                    return Err(MessageError::EntryTooLarge { limit })
+                }
                 Err(why) => {
                     count.drop_entry(why);
                     rest = entry;
