@@ -183,13 +183,17 @@ for r in runs:
         "deliveries_expected": r["deliveries_expected"],
         "server_cpu_busy": r["server_cpu_busy"],
         "generator_cpu_busy": r["generator_cpu_busy"],
+        "other_cpu_busy": r.get("other_cpu_busy"),
+        "steal_cpu": r.get("steal_cpu"),
+        # As run.sh: other processes or the hypervisor took more than 5% of the machine.
+        "noisy": (r.get("other_cpu_busy") or 0) + (r.get("steal_cpu") or 0) > 0.05 * meta["cpus"],
     })
 
 print()
 print(f"fan-out, {meta['rate']} entries/s for {meta['publish_for_s']} s, "
       f"{meta['sse_percent']}% SSE / the rest long-poll (wait={meta['wait_s']}), server on CPU 0, followers on CPU 1")
 head = ("followers", "RSS/idle follower", "all pairs p50 / p99", "SSE p99", "long-poll p99",
-        "last follower p50 / p99", "delivered", "server / generator CPU", "met (≤10 KB, p99 ≤50 ms)")
+        "last follower p50 / p99", "delivered", "server / generator / other CPU", "met (≤10 KB, p99 ≤50 ms)")
 table = [head]
 for row in rows:
     per = row["rss_per_idle_follower_bytes"]
@@ -201,8 +205,8 @@ for row in rows:
         f"{fmt(row['long_poll_p99_ms'])} ms",
         f"{fmt(row['last_follower_p50_ms'])} / {fmt(row['last_follower_p99_ms'])} ms",
         f"{row['deliveries']:,} / {row['deliveries_expected']:,}",
-        f"{fmt(row['server_cpu_busy'])} / {fmt(row['generator_cpu_busy'])}",
-        f"{'yes' if row['rss_met'] else 'no'} / {'yes' if row['p99_met'] else 'no'}",
+        f"{fmt(row['server_cpu_busy'])} / {fmt(row['generator_cpu_busy'])} / {fmt(row['other_cpu_busy'])}",
+        f"{'yes' if row['rss_met'] else 'no'} / {'yes' if row['p99_met'] else 'no'}" + (" NOISY" if row["noisy"] else ""),
     ))
 widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
 for i, r in enumerate(table):

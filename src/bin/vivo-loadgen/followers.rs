@@ -193,6 +193,23 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / if tick > 0 { tick as f64 } else { 100.0 })
 }
 
+/// CPU seconds the whole machine was busy (user, nice, system, irq, softirq) and stolen by the
+/// hypervisor, from `/proc/stat`.
+fn machine_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // SAFETY: sysconf reads a constant of the system.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let tick = if tick > 0 { tick as f64 } else { 100.0 };
+    let at = |i: usize| v.get(i).copied().unwrap_or(0.0);
+    Some(((at(0) + at(1) + at(2) + at(5) + at(6)) / tick, at(7) / tick))
+}
+
 /// Finds the end of an HTTP response head in `buf`.
 fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
@@ -703,6 +720,7 @@ pub async fn run(args: &FollowersArgs) -> Result<serde_json::Value, String> {
 
     let server_cpu_start = args.server_pid.and_then(|p| cpu_seconds(&p.to_string()));
     let own_cpu_start = cpu_seconds("self");
+    let machine_start = machine_cpu();
     let phase_start = Instant::now();
     let acks = if connected > 0 {
         publish(publish_addr, &args.publish, &args.tag, 0, count, args.rate).await
@@ -715,6 +733,12 @@ pub async fn run(args: &FollowersArgs) -> Result<serde_json::Value, String> {
         .zip(args.server_pid.and_then(|p| cpu_seconds(&p.to_string())))
         .map(|(a, b)| b - a);
     let own_cpu = own_cpu_start.zip(cpu_seconds("self")).map(|(a, b)| b - a);
+    let machine = machine_start
+        .zip(machine_cpu())
+        .map(|(a, b)| (b.0 - a.0, b.1 - a.1));
+    // What other processes took meanwhile (the machine is shared), and what the hypervisor stole.
+    let other_cpu = machine
+        .map(|(busy, _)| (busy - server_cpu.unwrap_or(0.0) - own_cpu.unwrap_or(0.0)).max(0.0));
     let rss_active = args.server_pid.and_then(rss_kb);
     let open_active = open_connections(read_addr, &args.read_api).await;
     let _ = stop_tx.send(true);
@@ -831,6 +855,8 @@ pub async fn run(args: &FollowersArgs) -> Result<serde_json::Value, String> {
         "phase_s": (phase * 100.0).round() / 100.0,
         "server_cpu_busy": server_cpu.map(|c| (c / phase * 1000.0).round() / 1000.0),
         "generator_cpu_busy": own_cpu.map(|c| (c / phase * 1000.0).round() / 1000.0),
+        "other_cpu_busy": other_cpu.map(|c| (c / phase * 1000.0).round() / 1000.0),
+        "steal_cpu": machine.map(|(_, steal)| (steal / phase * 1000.0).round() / 1000.0),
     }))
 }
 
@@ -855,7 +881,7 @@ pub fn text(report: &serde_json::Value) -> String {
            long-poll          p50 {} ms, p99 {} ms ({} requests)\n\
          until last follower  p50 {} ms, p99 {} ms, max {} ms (per entry)\n\
          until first follower p50 {} ms, p99 {} ms; first→last p50 {} ms, p99 {} ms\n\
-         CPU busy             server {}, generator {}\n\
+         CPU busy             server {}, generator {}, other processes {}, stolen {}\n\
          errors               {} followers, {} gaps {}\n",
         get(&["followers"]),
         get(&["sse"]),
@@ -895,6 +921,8 @@ pub fn text(report: &serde_json::Value) -> String {
         get(&["first_to_last", "p99_ms"]),
         get(&["server_cpu_busy"]),
         get(&["generator_cpu_busy"]),
+        get(&["other_cpu_busy"]),
+        get(&["steal_cpu"]),
         get(&["errors"]),
         get(&["gaps"]),
         get(&["error_examples"]),
