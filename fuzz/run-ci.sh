@@ -56,7 +56,7 @@ run_target() {
     fi
     local runs cov
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
     echo "ok: ${runs:-?} runs, $cov, $((SECONDS - start)) s" >"$work/$target.result"
 }
 
