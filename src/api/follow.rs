@@ -42,6 +42,41 @@ pub enum FollowFormat {
     Sse,
 }
 
+thread_local! {
+    /// Per HTTP worker thread: for each stream's notification, a notification of this thread's
+    /// own, fired from this thread by a relay task (see [`local_published`]).
+    static RELAYS: std::cell::RefCell<Vec<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// This worker's relay of `published`: the publisher's thread wakes one relay task per worker,
+/// which wakes that worker's followers from the worker's own thread, so their wake-ups go to
+/// the worker runtime's local queue instead of its remote one.
+fn local_published(published: &Arc<tokio::sync::Notify>) -> Arc<tokio::sync::Notify> {
+    RELAYS.with(|relays| {
+        let mut relays = relays.borrow_mut();
+        if let Some((_, local)) = relays.iter().find(|(g, _)| Arc::ptr_eq(g, published)) {
+            return local.clone();
+        }
+        let local = Arc::new(tokio::sync::Notify::new());
+        // Armed before the task first runs, so no publish after this call is missed.
+        let mut notified = Box::pin(published.clone().notified_owned());
+        notified.as_mut().enable();
+        let (global, relay) = (published.clone(), local.clone());
+        tokio::task::spawn_local(async move {
+            loop {
+                notified.as_mut().await;
+                let mut next = Box::pin(global.clone().notified_owned());
+                next.as_mut().enable();
+                notified = next;
+                relay.notify_waiters();
+            }
+        });
+        relays.push((published.clone(), local.clone()));
+        local
+    })
+}
+
 /// Waits until `selection` would serve something from the stream (an entry at or after its
 /// `from` is published), or `wait` runs out. Returns at once when it already would.
 pub async fn wait_for_entries(
@@ -53,7 +88,7 @@ pub async fn wait_for_entries(
     let stream = state.output().stream(signal);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let notified = stream.published().clone().notified_owned();
+        let notified = local_published(stream.published()).notified_owned();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
         if would_serve(&stream.peek(), &selection) {
@@ -138,7 +173,7 @@ impl FollowBody {
             }
             let stream = self.state.output().stream(self.route.signal);
             let notified = self.notified.get_or_insert_with(|| {
-                let mut notified = Box::pin(stream.published().clone().notified_owned());
+                let mut notified = Box::pin(local_published(stream.published()).notified_owned());
                 notified.as_mut().enable();
                 notified
             });
