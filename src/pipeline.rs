@@ -139,9 +139,20 @@ struct Rendered {
 /// A rendered batch: its text, cut into entries, each routed to the outputs that take its tag.
 struct RenderedText {
     text: Vec<u8>,
-    /// (end offset in `text`, tag, outputs); the entries follow each other.
-    entries: Vec<(usize, String, Vec<usize>)>,
+    /// The entries, one after the other in `text`.
+    entries: Vec<RoutedEntry>,
     records: u64,
+}
+
+/// One entry of a rendered batch, made ready on the render worker so the publisher only
+/// appends.
+struct RoutedEntry {
+    /// Where the entry ends in the batch's text (it starts where the previous one ends).
+    end: usize,
+    /// For logs, the entry's era-B/C envelope ([`crate::output::envelope`]); empty otherwise.
+    envelope: Vec<u8>,
+    /// The outputs that take the entry's tag.
+    targets: Vec<usize>,
 }
 
 /// A cloneable handle inputs submit batches through. The pipeline stops once every handle is
@@ -322,7 +333,8 @@ impl RenderPool {
                     Ok(Ok(records)) => {
                         let fresh = Vec::with_capacity(out.capacity().min(8 * 1024 * 1024));
                         let text = std::mem::replace(out, fresh);
-                        Ok(self.route(batch.tag(), text, parts, records))
+                        let logs_input = (batch.signal() == Signal::Logs).then_some(&*job.input);
+                        Ok(self.route(batch.tag(), logs_input, text, parts, records))
                     }
                     Ok(Err(rejection)) => Err(rejection),
                     Err(panic) => {
@@ -357,10 +369,12 @@ impl RenderPool {
     }
 
     /// Cuts `text` into its entries (one, with `tag`, unless the batch recorded `parts`) and
-    /// routes each; empty entries are dropped.
+    /// routes each; empty entries are dropped. `logs_input` names the input of a logs batch,
+    /// whose entries get their era-B/C envelopes here.
     fn route(
         &self,
         tag: &str,
+        logs_input: Option<&str>,
         text: Vec<u8>,
         parts: Vec<(usize, String)>,
         records: u64,
@@ -372,7 +386,12 @@ impl RenderPool {
         for (end, tag) in parts {
             let end = (*end).clamp(start, text.len());
             if end > start {
-                entries.push((end, tag.clone(), self.targets(tag)));
+                entries.push(RoutedEntry {
+                    end,
+                    envelope: logs_input
+                        .map_or_else(Vec::new, |input| crate::output::envelope(input, tag)),
+                    targets: self.targets(tag),
+                });
             }
             start = end;
         }
@@ -421,12 +440,10 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
     for item in &ready {
         let Ok(rendered) = &item.result else { continue };
         let mut start = 0;
-        for (end, tag, targets) in &rendered.entries {
-            let bytes = &rendered.text[start..*end];
-            start = *end;
-            let envelope =
-                (item.signal == Signal::Logs).then(|| crate::output::envelope(&item.input, tag));
-            for &target in targets {
+        for entry in &rendered.entries {
+            let bytes = &rendered.text[start..entry.end];
+            start = entry.end;
+            for &target in &entry.targets {
                 let key = (target, item.signal);
                 let index = match groups.iter().position(|group| group.key == key) {
                     Some(index) => index,
@@ -441,7 +458,9 @@ fn publish_ready(ready: Vec<Rendered>, outputs: &[VivoOutput], telemetry: &Telem
                 };
                 let group = &mut groups[index];
                 group.entries.push(bytes);
-                group.envelopes.extend(envelope.clone());
+                if item.signal == Signal::Logs {
+                    group.envelopes.push(entry.envelope.clone());
+                }
             }
         }
     }
