@@ -6,52 +6,16 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use common::forward::{ack, arr, config_with, forward_input, map, read_reply, s, uint};
+use common::nginx::Nginx;
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// nginx running in its own temp prefix (config, logs, cache, pid file), killed and removed
-/// when dropped.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Nginx {
-    /// Starts nginx as a caching proxy of `upstream` on a loopback port picked by binding
-    /// port 0 first, and waits until it accepts connections.
-    fn start(upstream: SocketAddr) -> Nginx {
-        assert!(
-            std::path::Path::new(NGINX).exists(),
-            "{NGINX} is missing: apt-get install nginx (.ci/run does)"
-        );
-        let dir = std::env::temp_dir().join(format!("vivo-nginx-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create nginx's temp prefix");
-        let port = common::binary::free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let d = dir.display();
-        let config = format!(
-            r#"daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    proxy_cache_path {d}/cache levels=1:2 keys_zone=vivo:1m max_size=10m inactive=10m use_temp_path=off;
+/// nginx as a caching proxy of `upstream`.
+fn caching_proxy(upstream: SocketAddr) -> Nginx {
+    Nginx::start("cache", |d, addr| {
+        format!(
+            r#"    proxy_cache_path {d}/cache levels=1:2 keys_zone=vivo:1m max_size=10m inactive=10m use_temp_path=off;
     server {{
         listen {addr};
         location / {{
@@ -62,50 +26,9 @@ http {{
             proxy_cache_key $scheme$proxy_host$request_uri;
             add_header X-Cache-Status $upstream_cache_status always;
         }}
-    }}
-}}
-"#
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config).expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let mut nginx = Nginx { child, dir, addr };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                panic!(
-                    "nginx exited ({status}) before listening: {}",
-                    nginx.error_log()
-                );
-            }
-            assert!(Instant::now() < deadline, "nginx did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        nginx
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    }}"#
+        )
+    })
 }
 
 /// Publishes one message with the record `{"n":n}` through the Forward input, acknowledged.
@@ -147,7 +70,7 @@ fn closed_ranges_are_served_from_nginx_cache_open_reads_never() {
         4,
         "the range 0..=2 is closed"
     );
-    let nginx = Nginx::start(http);
+    let nginx = caching_proxy(http);
     let direct = common::get(http, "/logs?from=0&to=2");
     assert_eq!(direct.status, 200);
     assert_eq!(direct.header("Cache-Control"), Some("public, max-age=60"));

@@ -19,6 +19,7 @@ use base64::Engine;
 use common::forward::{
     arr, config_with, event_time, forward_input, map, s, send_acked, send_new, uint,
 };
+use common::nginx::Nginx;
 use common::vectors;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -477,67 +478,14 @@ fn the_page_follows_a_restart() {
         .contains("after the restart"));
 }
 
-/// nginx (the system package) in a temp prefix of its own, proxying `/vivo/` to `upstream`
-/// (no caching); killed and its folder removed when dropped.
-struct Proxy {
-    child: Child,
-    dir: std::path::PathBuf,
-    addr: SocketAddr,
-}
-
-impl Proxy {
-    fn start(upstream: SocketAddr) -> Proxy {
-        let nginx = "/usr/sbin/nginx";
-        assert!(
-            std::path::Path::new(nginx).exists(),
-            "{nginx} is missing: apt-get install nginx (.ci/run does)"
-        );
-        let dir = std::env::temp_dir().join(format!("vivo-ui-nginx-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create nginx's temp prefix");
-        let addr: SocketAddr = ([127, 0, 0, 1], common::binary::free_port()).into();
-        let d = dir.display();
-        let temp_paths = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-            .map(|kind| format!("{kind}_temp_path {d}/{kind};"))
-            .join(" ");
-        let config = format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;\n\
-             error_log {d}/error.log info; events {{ worker_connections 64; }}\n\
-             http {{ access_log {d}/access.log; {temp_paths}\n\
-             server {{ listen {addr}; location /vivo/ {{ proxy_pass http://{upstream}/; \
-             proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}\n"
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config).expect("write nginx.conf");
-        let child = std::process::Command::new(nginx)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let mut proxy = Proxy { child, dir, addr };
-        common::wait_for(Duration::from_secs(10), || {
-            if let Ok(Some(status)) = proxy.child.try_wait() {
-                panic!("nginx exited ({status}) before listening");
-            }
-            std::net::TcpStream::connect(addr).ok()
-        });
-        proxy
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// nginx proxying `/vivo/` to `upstream` (no caching).
+fn prefix_proxy(upstream: SocketAddr) -> Nginx {
+    Nginx::start("ui", |_, addr| {
+        format!(
+            "    server {{ listen {addr}; location /vivo/ {{ proxy_pass http://{upstream}/; \
+             proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
+        )
+    })
 }
 
 #[test]
@@ -545,7 +493,7 @@ fn the_page_behind_a_proxy_under_a_prefix() {
     // The page's stream URLs are relative: opened as /vivo/ui, it follows /vivo/logs, which
     // the proxy passes on as /logs (and SSE is not held back in nginx's buffers).
     let (_service, fwd, http) = service_on(0);
-    let proxy = Proxy::start(http);
+    let proxy = prefix_proxy(http);
     let mut browser = Browser::start();
     browser.open(&format!(
         "http://{}/vivo/ui?access_token={TOKEN}",

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod forward;
+pub mod nginx;
 pub mod tls;
 pub mod vectors;
 
