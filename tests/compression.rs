@@ -8,20 +8,9 @@ mod common;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 
-use common::forward::{ack, arr, config_with, forward_input, map, read_reply, s, uint};
-use common::{get, http_addr, request, start};
-use vivo_exporter::service::Service;
-
-fn service(output_extra: &str) -> (Service, SocketAddr, SocketAddr) {
-    let config = format!(
-        "{}\n{output_extra}\n",
-        config_with(&[forward_input("")]).trim_end()
-    );
-    let service = start(&config);
-    let fwd = service.forward_addrs()[0];
-    let http = http_addr(&service);
-    (service, fwd, http)
-}
+use common::forward::forward_service as service;
+use common::forward::{ack, arr, map, read_reply, s, uint};
+use common::{get, request};
 
 /// Publishes one message of `records` log-like records and waits for its ack.
 fn publish(fwd: SocketAddr, n: u64, records: u64) {

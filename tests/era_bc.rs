@@ -112,12 +112,7 @@ fn api_v1_metrics_and_traces_are_the_era_a_bytes_and_internal_metrics_is_cmetric
 
 #[test]
 fn after_evictions_every_object_still_has_its_envelope() {
-    let config = format!(
-        "{}\n    stream_queue_size 1000\n",
-        config_with(&[forward_input("")]).trim_end()
-    );
-    let service = start(&config);
-    let (fwd, http) = (service.forward_addrs()[0], http_addr(&service));
+    let (service, fwd, http) = common::forward::forward_service("    stream_queue_size 1000");
     for n in 0..30 {
         let chunk = format!("c{n}");
         send(fwd, &two_records(&chunk), &chunk);

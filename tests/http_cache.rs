@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::net::SocketAddr;
 
-use common::forward::{ack, arr, config_with, forward_input, map, read_reply, s, uint};
+use common::forward::{ack, arr, map, read_reply, s, uint};
 use common::nginx::Nginx;
 
 /// nginx as a caching proxy of `upstream`.
@@ -55,13 +55,7 @@ fn answered(http: SocketAddr) -> u64 {
 
 #[test]
 fn closed_ranges_are_served_from_nginx_cache_open_reads_never() {
-    let config = format!(
-        "{}\n    http_cache_max_age 60\n",
-        config_with(&[forward_input("")]).trim_end()
-    );
-    let service = common::start(&config);
-    let fwd = service.forward_addrs()[0];
-    let http = common::http_addr(&service);
+    let (_service, fwd, http) = common::forward::forward_service("    http_cache_max_age 60");
     for n in 0..4 {
         publish(fwd, n);
     }

@@ -11,21 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::binary::next_id;
-use common::forward::{ack, arr, config_with, forward_input, map, read_reply, s, uint};
-use common::{get, http_addr, request, start};
-use vivo_exporter::service::Service;
-
-/// A service with one Forward input and `output_extra` lines in the output section.
-fn service(output_extra: &str) -> (Service, SocketAddr, SocketAddr) {
-    let config = format!(
-        "{}\n{output_extra}\n",
-        config_with(&[forward_input("")]).trim_end()
-    );
-    let service = start(&config);
-    let fwd = service.forward_addrs()[0];
-    let http = http_addr(&service);
-    (service, fwd, http)
-}
+use common::forward::forward_service as service;
+use common::forward::{ack, arr, map, read_reply, s, uint};
+use common::{get, request};
 
 /// Sends one message with the record `{"n":n}` (padded with `pad` bytes) and waits for its ack.
 fn publish(fwd: SocketAddr, n: u64, pad: usize) {

@@ -16,9 +16,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::forward::{
-    arr, config_with, event_time, forward_input, map, s, send_acked, send_new, uint,
-};
+use common::forward::{arr, event_time, forward_input, map, s, send_acked, send_new, uint};
 use common::nginx::Nginx;
 use common::vectors;
 use serde_json::{json, Value};
@@ -29,14 +27,9 @@ const AUTH: &str = "Authorization: Bearer ui-page-token";
 
 /// The service: one Forward input; the output asks for `TOKEN` and keeps 400 KB per stream.
 fn service() -> (vivo_exporter::service::Service, SocketAddr, SocketAddr) {
-    let config = format!(
-        "{}\n    http_auth_token {TOKEN}\n    stream_queue_size 400K\n",
-        config_with(&[forward_input("")]).trim_end()
-    );
-    let service = common::start(&config);
-    let fwd = service.forward_addrs()[0];
-    let http = common::http_addr(&service);
-    (service, fwd, http)
+    common::forward::forward_service(&format!(
+        "    http_auth_token {TOKEN}\n    stream_queue_size 400K"
+    ))
 }
 
 /// A service like [`service`] whose read API is on `port` (0: any free one).

@@ -35,6 +35,19 @@ pub fn config_with(inputs: &[String]) -> String {
     )
 }
 
+/// Starts the service with one plain Forward input and `output_extra` lines in its output
+/// section: the service, the Forward address, the read API address.
+pub fn forward_service(output_extra: &str) -> (Service, SocketAddr, SocketAddr) {
+    let config = format!(
+        "{}\n{output_extra}\n",
+        config_with(&[forward_input("")]).trim_end()
+    );
+    let service = super::start(&config);
+    let fwd = service.forward_addrs()[0];
+    let http = http_addr(&service);
+    (service, fwd, http)
+}
+
 /// Starts the service with one forward input configured with `extra` lines.
 pub fn start_forward(extra: &str) -> Fixture {
     let service = super::start(&config_with(&[forward_input(extra)]));
