@@ -235,91 +235,88 @@ pub fn read_stream(req: &HttpRequest, state: &ApiState, route: Route) -> HttpRes
 
 /// `/`: the same text the original serves, so health checks keep working.
 pub fn root(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
+    get_only(req, state, || {
+        ok_text(
+            "Fluent Bit Vivo Exporter\n",
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )
+    })
+}
+
+/// An endpoint that only reads: `answer` for GET and HEAD (actix drops the body of a HEAD),
+/// the preflight answer for OPTIONS, 405 for the rest.
+pub(super) fn get_only(
+    req: &HttpRequest,
+    state: &ApiState,
+    answer: impl FnOnce() -> HttpResponse<ApiBody>,
+) -> HttpResponse<ApiBody> {
     match *req.method() {
-        Method::GET | Method::HEAD => {
-            let mut response = HttpResponse::with_body(
-                StatusCode::OK,
-                ApiBody::text("Fluent Bit Vivo Exporter\n"),
-            );
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            response
-        }
+        Method::GET | Method::HEAD => answer(),
         Method::OPTIONS => preflight(state),
         _ => method_not_allowed(state, req),
     }
+}
+
+/// A 200 with a small fixed or rendered body and its `Content-Type`.
+pub(super) fn ok_text(
+    body: impl Into<bytes::Bytes>,
+    content_type: HeaderValue,
+) -> HttpResponse<ApiBody> {
+    let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::text(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
 }
 
 /// `/internal/metrics`: the service's own counters, in Prometheus text format or, when the
 /// scraper's `Accept` prefers it, OpenMetrics.
 pub fn internal_metrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
-    match *req.method() {
-        Method::GET | Method::HEAD => {
-            let accept = req
-                .headers()
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok());
-            let format = Format::negotiate(accept);
-            let mut response = HttpResponse::with_body(
-                StatusCode::OK,
-                ApiBody::text(state.telemetry.render(format)),
-            );
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
-            );
-            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-            state.add_cors(headers, false);
-            response
-        }
-        Method::OPTIONS => preflight(state),
-        _ => method_not_allowed(state, req),
-    }
+    get_only(req, state, || {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        let format = Format::negotiate(accept);
+        let mut response = ok_text(
+            state.telemetry.render(format),
+            HeaderValue::from_static(format.content_type()),
+        );
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+        state.add_cors(headers, false);
+        response
+    })
 }
 
 /// `/api/v1/internal/metrics`: the same counters as one cmetrics JSON document, as Fluent Bit
 /// 4.2 and later serve their own metrics there (spec §5.9).
 pub fn internal_metrics_cmetrics(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
-    match *req.method() {
-        Method::GET | Method::HEAD => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            let text = state.telemetry.render(Format::Prometheus);
-            let document = crate::telemetry::cmetrics::from_prometheus(&text, now);
-            let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::text(document));
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, JSON);
-            headers.insert(header::CACHE_CONTROL, NO_STORE);
-            state.add_cors(headers, false);
-            response
-        }
-        Method::OPTIONS => preflight(state),
-        _ => method_not_allowed(state, req),
-    }
+    get_only(req, state, || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let text = state.telemetry.render(Format::Prometheus);
+        let document = crate::telemetry::cmetrics::from_prometheus(&text, now);
+        json_no_store(state, document)
+    })
+}
+
+/// A 200 JSON answer that must not be cached, with CORS headers.
+fn json_no_store(state: &ApiState, body: impl Into<bytes::Bytes>) -> HttpResponse<ApiBody> {
+    let mut response = ok_text(body, JSON);
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    state.add_cors(headers, false);
+    response
 }
 
 /// `/api/v1/health`: the service is up and every listener is bound (the read API is only
 /// started once they are), so liveness and readiness are the same answer.
 pub fn health(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
-    match *req.method() {
-        Method::GET | Method::HEAD => {
-            let mut response = HttpResponse::with_body(
-                StatusCode::OK,
-                ApiBody::text("{\"status\":\"ok\",\"ready\":true}\n"),
-            );
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, JSON);
-            headers.insert(header::CACHE_CONTROL, NO_STORE);
-            state.add_cors(headers, false);
-            response
-        }
-        Method::OPTIONS => preflight(state),
-        _ => method_not_allowed(state, req),
-    }
+    get_only(req, state, || {
+        json_no_store(state, "{\"status\":\"ok\",\"ready\":true}\n")
+    })
 }
 
 /// Any other path: 404 with a JSON body naming the endpoints.
@@ -349,7 +346,7 @@ pub fn unauthorized(state: &ApiState) -> HttpResponse<ApiBody> {
 }
 
 /// OPTIONS: a CORS preflight answer (spec §13.13).
-pub(super) fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
+fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
     let mut response = HttpResponse::with_body(StatusCode::NO_CONTENT, ApiBody::empty());
     let headers = response.headers_mut();
     headers.insert(header::ALLOW, ALLOWED);
@@ -360,7 +357,7 @@ pub(super) fn preflight(state: &ApiState) -> HttpResponse<ApiBody> {
 }
 
 /// 405 with `Allow`, naming the method and the path.
-pub(super) fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse<ApiBody> {
+fn method_not_allowed(state: &ApiState, req: &HttpRequest) -> HttpResponse<ApiBody> {
     let message = format!(
         "method {} is not allowed on {}; use GET, HEAD or OPTIONS",
         req.method(),

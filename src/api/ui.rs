@@ -8,10 +8,9 @@
 //! target or framing by another site.
 
 use super::body::ApiBody;
-use super::handlers::{method_not_allowed, preflight};
+use super::handlers::{get_only, ok_text};
 use super::ApiState;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -54,30 +53,22 @@ fn inline_hash(page: &str, open: &str, close: &str) -> String {
 /// `/ui`: the page on GET and HEAD (`text/html`, never cached, with its policy), a preflight
 /// answer on OPTIONS, 405 otherwise.
 pub fn page(req: &HttpRequest, state: &ApiState) -> HttpResponse<ApiBody> {
-    match *req.method() {
-        Method::GET | Method::HEAD => {
-            let mut response = HttpResponse::with_body(StatusCode::OK, ApiBody::text(PAGE));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(header::CONTENT_SECURITY_POLICY, CSP.clone());
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            // A token in the page's query must not travel in a Referer.
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            response
-        }
-        Method::OPTIONS => preflight(state),
-        _ => method_not_allowed(state, req),
-    }
+    get_only(req, state, || {
+        let mut response = ok_text(PAGE, HeaderValue::from_static("text/html; charset=utf-8"));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::CONTENT_SECURITY_POLICY, CSP.clone());
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        // A token in the page's query must not travel in a Referer.
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        response
+    })
 }
 
 #[cfg(test)]
