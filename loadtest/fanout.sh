@@ -45,8 +45,7 @@ mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 SERVER_PID=
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'fanout.sh: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/loadtest/lib.sh"
 
 cleanup() {
     if [ -n "$SERVER_PID" ]; then
@@ -58,7 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 for n in $COUNTS; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "COUNTS must be positive whole numbers"
@@ -105,17 +103,6 @@ cat >"$WORK/vivo.conf" <<EOF
     http_max_wait        60
 EOF
 
-start_server() {
-    taskset -c 0 "$SERVER_BIN" -c "$WORK/vivo.conf" --http-workers 1 >>"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
-    local tries=0
-    until curl -sf --max-time 1 -o /dev/null "$VIVO/"; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 100 ] || die "vivo-exporter did not start: $(tail -n 5 "$WORK/server.log")"
-        kill -0 "$SERVER_PID" 2>/dev/null || die "vivo-exporter exited: $(tail -n 5 "$WORK/server.log")"
-        sleep 0.1
-    done
-}
 
 stop_server() {
     kill -TERM "$SERVER_PID"
@@ -125,7 +112,7 @@ stop_server() {
 
 for n in $COUNTS; do
     log "$n followers ($SSE_PERCENT% SSE, the rest long-poll wait=$WAIT), $RATE entries/s for ${PUBLISH_FOR}s"
-    start_server
+    start_vivo 0 1
     timeout $((PUBLISH_FOR + 240)) taskset -c 1 "$LOADGEN" followers \
         --read-api "127.0.0.1:$HTTP_PORT" --publish "127.0.0.1:$HTTP_JSON_PORT" \
         --followers "$n" --sse-percent "$SSE_PERCENT" --wait "$WAIT" --rate "$RATE" \

@@ -76,8 +76,7 @@ PIDS=()
 SERVER_PID=
 NGINX_PID=
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/loadtest/lib.sh"
 
 cleanup() {
     local pid
@@ -124,7 +123,6 @@ install_tools() {
     [ -x "$K6" ] || K6=$(command -v k6) || die "k6 is not installed"
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- measurements ----------------------------------------------------------------------------
 
@@ -133,7 +131,6 @@ cpu_seconds() {
     [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
     awk -v tck="$CLK_TCK" '{ printf "%.2f\n", ($14 + $15) / tck }' "/proc/$1/stat"
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # CPU seconds the whole machine was busy (user + nice + system + irq + softirq: a process's
 # system time includes the interrupt work done while it ran, so loopback TCP's softirq time must
 # be counted here too), then the seconds the hypervisor ran something else instead ("steal").
@@ -280,17 +277,8 @@ EOF
 
 # start_server CPUS HTTP_WORKERS
 start_server() {
-    taskset -c "$1" "$SERVER_BIN" -c "$WORK/vivo.conf" --http-workers "$2" \
-        >>"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
+    start_vivo "$1" "$2"
     PIDS+=("$SERVER_PID")
-    local tries=0
-    until curl -sf --max-time 1 -o /dev/null "$VIVO/"; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 100 ] || die "vivo-exporter did not start: $(tail -n 5 "$WORK/server.log")"
-        kill -0 "$SERVER_PID" 2>/dev/null || die "vivo-exporter exited: $(tail -n 5 "$WORK/server.log")"
-        sleep 0.1
-    done
 }
 
 stop_server() {

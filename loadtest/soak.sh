@@ -58,8 +58,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 PIDS=()
 SERVER_PID=
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'soak.sh: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/loadtest/lib.sh"
 
 cleanup() {
     local pid
@@ -74,8 +73,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # metric NAME: the value of NAME for the logs stream in /internal/metrics.
 metric() {
     curl -sf --max-time 5 "$VIVO/internal/metrics" |
@@ -136,16 +133,8 @@ cat >"$WORK/vivo.conf" <<EOF
     stream_queue_size $STREAM_QUEUE_SIZE
 EOF
 
-taskset -c 0 "$SERVER_BIN" -c "$WORK/vivo.conf" --http-workers 1 >>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+start_vivo 0 1
 PIDS+=("$SERVER_PID")
-tries=0
-until curl -sf --max-time 1 -o /dev/null "$VIVO/"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 100 ] || die "vivo-exporter did not start: $(tail -n 5 "$WORK/server.log")"
-    kill -0 "$SERVER_PID" 2>/dev/null || die "vivo-exporter exited: $(tail -n 5 "$WORK/server.log")"
-    sleep 0.1
-done
 rss_start=$(rss_kb "$SERVER_PID")
 
 log "filling the logs stream to $STREAM_QUEUE_SIZE"
